@@ -1,0 +1,36 @@
+"""Object keys of the bronze zone (documented in docs/bronze.md). Pure functions, no I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+Source = Literal["live", "backfill"]
+
+EVENTS_PREFIX = "raw/events/"
+QUARANTINE_PREFIX = "raw/quarantine/"
+CONTROL_PREFIX = "raw/_control/"
+CHECKPOINT_PREFIX = "raw/_checkpoints/"
+SUFFIX = ".ndjson.gz"
+
+
+def hour_partition(ts: datetime) -> str:
+    return f"dt={ts:%Y-%m-%d}/hour={ts:%H}"
+
+
+def events_key(source: Source, event_type: str, occurred_hour: datetime, name: str) -> str:
+    """Events are partitioned by the hour they occurred (UTC), so late arrivals land in their own hour."""
+    return f"{EVENTS_PREFIX}source={source}/event_type={event_type}/{hour_partition(occurred_hour)}/{name}{SUFFIX}"
+
+
+def quarantine_key(source: Source, reason: str, ingested_hour: datetime, name: str) -> str:
+    """Quarantine is partitioned by ingestion hour: a rejected event may have no usable occurred_at."""
+    return f"{QUARANTINE_PREFIX}source={source}/reason={reason}/{hour_partition(ingested_hour)}/{name}{SUFFIX}"
+
+
+def control_key(kind: str, name: str) -> str:
+    return f"{CONTROL_PREFIX}{kind}/{name}"
+
+
+def checkpoint_key(job: str, name: str) -> str:
+    return f"{CHECKPOINT_PREFIX}{job}/{name}.json"

@@ -1,0 +1,171 @@
+"""Two bronze stores behind one interface: a local directory (default) and S3.
+
+`put` returns only once the object is durable (fsync + atomic rename locally; a completed PutObject
+with Content-MD5 on S3). Callers ack messages or advance checkpoints only after `put` returns.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from cardpipe.config import BronzeSettings
+
+
+class BronzeStore(Protocol):
+    """Keys are '/'-separated relative paths such as 'raw/events/source=live/.../x.ndjson.gz'."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Write (or overwrite) an object durably."""
+
+    def get(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys under a prefix, in lexicographic order."""
+
+    def delete(self, key: str) -> None: ...
+
+    def describe(self) -> str:
+        """Where the store points, for logs (no secrets)."""
+
+
+class LocalStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"key {key!r} escapes the bronze root")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        # Make the rename itself durable.
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self.root / prefix
+        search_root = base if base.is_dir() else base.parent
+        if not search_root.exists():
+            return iter(())
+        keys = (
+            p.relative_to(self.root).as_posix()
+            for p in search_root.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+        return iter(sorted(k for k in keys if k.startswith(prefix)))
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def describe(self) -> str:
+        return f"local:{self.root}"
+
+
+class S3Store:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        kms_key_id: str | None = None,
+        client: object | None = None,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.kms_key_id = kms_key_id
+        self.client = client or boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            config=Config(retries={"max_attempts": 10, "mode": "adaptive"}),
+        )
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def put(self, key: str, data: bytes) -> None:
+        extra: dict[str, str] = {}
+        if self.kms_key_id:
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        self.client.put_object(  # type: ignore[attr-defined]
+            Bucket=self.bucket, Key=self._key(key), Body=data, ContentMD5=md5, **extra
+        )
+
+    def get(self, key: str) -> bytes:
+        response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))  # type: ignore[attr-defined]
+        body: bytes = response["Body"].read()
+        return body
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))  # type: ignore[attr-defined]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def list(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            for item in page.get("Contents", []):
+                yield item["Key"][len(self.prefix) :]
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))  # type: ignore[attr-defined]
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def open_store(settings: BronzeSettings) -> BronzeStore:
+    """The store the configuration selects."""
+    if settings.backend == "s3":
+        assert settings.s3_bucket  # enforced by BronzeSettings
+        return S3Store(
+            settings.s3_bucket,
+            settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            kms_key_id=settings.s3_kms_key_id,
+        )
+    return LocalStore(settings.dir)

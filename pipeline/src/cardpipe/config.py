@@ -1,0 +1,124 @@
+"""All runtime configuration in one typed place (pydantic-settings).
+
+Every setting has a default that works on a laptop with RabbitMQ and PostgreSQL on localhost.
+Values come from the environment or a `.env` file (see `.env.example`). A bad value fails at start-up
+with a message naming the variable to fix, never halfway through a run.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", frozen=True)
+
+
+class ConfigError(Exception):
+    """Raised for configuration a run cannot start with; the message says what to change."""
+
+
+class RabbitSettings(BaseSettings):
+    model_config = _config("RABBITMQ_")
+
+    url: str = Field("amqp://guest:guest@127.0.0.1:5672/%2F", description="AMQP URL of the broker")
+    exchange: str = "sportscards.events"
+    queue: str = "sportscards.events.bronze"
+    dead_letter_exchange: str = "sportscards.events.dlx"
+    dead_letter_queue: str = "sportscards.events.dead"
+    prefetch: int = Field(2000, ge=1, le=65535)
+    # A message redelivered this many times is dead-lettered by the quorum queue (poison protection).
+    delivery_limit: int = Field(20, ge=1)
+
+
+class PostgresSettings(BaseSettings):
+    model_config = _config("POSTGRES_")
+
+    dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    journal_schema: str = "journal"
+
+
+class BronzeSettings(BaseSettings):
+    model_config = _config("BRONZE_")
+
+    backend: Literal["local", "s3"] = "local"
+    dir: Path = Path(".data/bronze")
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    # SSE-KMS key id or ARN; when unset objects use the bucket's default encryption.
+    s3_kms_key_id: str | None = None
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> BronzeSettings:
+        if self.backend == "s3" and not self.s3_bucket:
+            raise ValueError("BRONZE_BACKEND=s3 needs BRONZE_S3_BUCKET (the raw-zone bucket name)")
+        return self
+
+
+class BatchSettings(BaseSettings):
+    """Micro-batch bounds of the live consumer: a batch is flushed when any bound is reached."""
+
+    model_config = _config("BATCH_")
+
+    max_events: int = Field(5000, ge=1)
+    max_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_age_seconds: float = Field(2.0, gt=0)
+
+
+class WarehouseSettings(BaseSettings):
+    model_config = _config("WAREHOUSE_")
+
+    kind: Literal["duckdb", "snowflake"] = "duckdb"
+    duckdb_path: Path = Path(".data/warehouse.duckdb")
+
+
+class SnowflakeSettings(BaseSettings):
+    """Key-pair auth only: the private key comes from a file or the secrets backend, never the repo."""
+
+    model_config = _config("SNOWFLAKE_")
+
+    account: str | None = None
+    user: str | None = None
+    role: str = "LOADER"
+    warehouse: str = "LOAD_WH"
+    database: str | None = None
+    schema_: str = Field("RAW", alias="SNOWFLAKE_SCHEMA")
+    private_key_path: Path | None = None
+    private_key_passphrase: str | None = Field(None, repr=False)
+    stage: str = "RAW.BRONZE_STAGE"
+    file_format: str = "RAW.NDJSON_GZ"
+
+
+class Settings(BaseSettings):
+    model_config = _config("CARDPIPE_")
+
+    data_dir: Path = Path(".data")
+    log_format: Literal["auto", "json", "console"] = "auto"
+    rabbitmq: RabbitSettings = Field(default_factory=RabbitSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+    bronze: BronzeSettings = Field(default_factory=BronzeSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
+
+
+def load_settings() -> Settings:
+    """Read and validate settings; turns pydantic's error into a ConfigError naming the variables."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+                             for err in exc.errors())
+        raise ConfigError(f"invalid configuration ({problems}); fix the environment or .env") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Fixed sources: the PostgreSQL event journal and the RabbitMQ topology."""
