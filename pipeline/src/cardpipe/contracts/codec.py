@@ -11,10 +11,11 @@ contract recovers them.
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.any_pb2 import Any as AnyMessage
@@ -78,12 +79,21 @@ class InvalidEvent(Exception):
 
 
 def format_ts(value: datetime) -> str:
-    """ISO 8601 in UTC with microseconds and a Z, the one timestamp format in bronze."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 in UTC with microseconds and a Z, the one timestamp format in bronze.
+
+    Same text as strftime("%Y-%m-%dT%H:%M:%S.%fZ") (the fields as given), via isoformat: ~2x faster.
+    """
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def timestamp_to_datetime(ts: Timestamp) -> datetime:
-    return datetime.fromtimestamp(ts.seconds, UTC).replace(microsecond=ts.nanos // 1000)
+    """Raises ValueError/OverflowError for a Timestamp outside datetime's range (years 1..9999)."""
+    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
 
 
 # --------------------------------------------------------------------------- encoding
@@ -121,56 +131,82 @@ def decode(body: bytes) -> DecodedEvent | Rejection:
         envelope.ParseFromString(body)
     except (DecodeError, RuntimeError, ValueError) as exc:
         return Rejection(Reason.UNDECODABLE, f"not an EventEnvelope: {exc}")
-    event_id = envelope.event_id or None
-    event_type = envelope.event_type or None
+    # Each protobuf field access builds a new Python object: read the hot ones once.
+    event_id = envelope.event_id
+    event_type = envelope.event_type
     try:
-        return _decode_envelope(envelope)
+        return _decode_envelope(envelope, event_id, event_type)
     except InvalidEvent as exc:
-        return Rejection(exc.reason, exc.detail, event_id, event_type)
+        return Rejection(exc.reason, exc.detail, event_id or None, event_type or None)
 
 
-def _decode_envelope(envelope: EventEnvelope) -> DecodedEvent:
-    if not envelope.event_id:
-        raise InvalidEvent(Reason.MISSING_REQUIRED_FIELD, "event_id is empty")
+# The canonical form str(uuid.UUID(x)) produces: most ids already are, and a match skips the parse.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+
+
+def _canonical_event_id(raw: str) -> str:
+    if _CANONICAL_UUID(raw):
+        return raw
     try:
-        event_id = str(uuid.UUID(envelope.event_id))
+        return str(uuid.UUID(raw))
     except ValueError:
-        raise InvalidEvent(Reason.INVALID_VALUE, f"event_id {envelope.event_id!r} is not a UUID") from None
-    if not envelope.event_type:
+        raise InvalidEvent(Reason.INVALID_VALUE, f"event_id {raw!r} is not a UUID") from None
+
+
+def _occurred_at(ts: Timestamp) -> datetime:
+    try:
+        if not 0 <= ts.nanos <= 999_999_999:
+            raise ValueError("nanos out of range")
+        return timestamp_to_datetime(ts)
+    except (ValueError, OverflowError):
+        raise InvalidEvent(
+            Reason.INVALID_VALUE, f"occurred_at {ts.seconds}s {ts.nanos}ns is not a valid timestamp"
+        ) from None
+
+
+def _decode_envelope(envelope: EventEnvelope, raw_id: str, raw_type: str) -> DecodedEvent:
+    if not raw_id:
+        raise InvalidEvent(Reason.MISSING_REQUIRED_FIELD, "event_id is empty")
+    event_id = _canonical_event_id(raw_id)
+    if not raw_type:
         raise InvalidEvent(Reason.MISSING_REQUIRED_FIELD, "event_type is empty")
-    spec = EVENT_TYPES.get(envelope.event_type)
+    spec = EVENT_TYPES.get(raw_type)
     if spec is None:
-        raise InvalidEvent(Reason.UNKNOWN_EVENT_TYPE, f"event_type {envelope.event_type!r} is not registered")
-    if envelope.schema_version != spec.schema_version:
+        raise InvalidEvent(Reason.UNKNOWN_EVENT_TYPE, f"event_type {raw_type!r} is not registered")
+    schema_version = envelope.schema_version
+    if schema_version != spec.schema_version:
         raise InvalidEvent(
             Reason.UNSUPPORTED_SCHEMA_VERSION,
-            f"{spec.event_type} schema_version {envelope.schema_version}, this reader knows "
-            f"{spec.schema_version}",
+            f"{spec.event_type} schema_version {schema_version}, this reader knows {spec.schema_version}",
         )
     if not envelope.HasField("occurred_at"):
         raise InvalidEvent(Reason.MISSING_REQUIRED_FIELD, "occurred_at is not set")
-    if not envelope.producer:
+    occurred_at = _occurred_at(envelope.occurred_at)
+    producer = envelope.producer
+    if not producer:
         raise InvalidEvent(Reason.MISSING_REQUIRED_FIELD, "producer is empty")
     if not envelope.HasField("payload"):
         raise InvalidEvent(Reason.MISSING_REQUIRED_FIELD, "payload is not set")
     payload_any: AnyMessage = envelope.payload
-    if payload_any.type_url != spec.type_url:
+    type_url = payload_any.type_url
+    expected_url = _TYPE_URLS[raw_type]
+    if type_url != expected_url:
         raise InvalidEvent(
             Reason.WRONG_MESSAGE_TYPE,
-            f"{spec.event_type} carries {payload_any.type_url or 'an untyped payload'}, expected {spec.type_url}",
+            f"{spec.event_type} carries {type_url or 'an untyped payload'}, expected {expected_url}",
         )
     message = spec.message()
     try:
         message.ParseFromString(payload_any.value)
     except (DecodeError, RuntimeError, ValueError) as exc:
-        raise InvalidEvent(Reason.UNDECODABLE, f"payload is not a valid {spec.type_url}: {exc}") from None
-    view = _VIEWS[spec.event_type](message)
+        raise InvalidEvent(Reason.UNDECODABLE, f"payload is not a valid {expected_url}: {exc}") from None
+    view = _VIEWS[raw_type](message)
     return DecodedEvent(
         event_id=event_id,
-        event_type=spec.event_type,
-        schema_version=envelope.schema_version,
-        occurred_at=timestamp_to_datetime(envelope.occurred_at),
-        producer=envelope.producer,
+        event_type=raw_type,
+        schema_version=schema_version,
+        occurred_at=occurred_at,
+        producer=producer,
         payload=view,
     )
 
@@ -319,3 +355,4 @@ _VIEWS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "batch_completed": _batch_completed,
 }
 assert set(_VIEWS) == set(EVENT_TYPES), "every registered event type needs a payload view"
+_TYPE_URLS: dict[str, str] = {name: spec.type_url for name, spec in EVENT_TYPES.items()}

@@ -1,0 +1,103 @@
+{#- Dialect differences live here, behind adapter.dispatch: one set of models for DuckDB and Snowflake. -#}
+
+{#- Text of a JSON path (dotted, e.g. 'list_price.amount') in a JSON/VARIANT column; JSON null -> SQL null. -#}
+{% macro json_text(column, path) -%}
+    {{ return(adapter.dispatch('json_text', 'sportscards')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_text(column, path) -%}
+    json_extract_path_text({{ column }}, '{{ path }}')
+{%- endmacro %}
+
+{% macro duckdb__json_text(column, path) -%}
+    ({{ column }} ->> '$.{{ path }}')
+{%- endmacro %}
+
+{% macro snowflake__json_text(column, path) -%}
+    {{ column }}:{{ path }}::varchar
+{%- endmacro %}
+
+{#- A join clause that turns the JSON array at `path` into one row per element, exposed as `alias.value`. -#}
+{% macro flatten_json_array(column, path, alias) -%}
+    {{ return(adapter.dispatch('flatten_json_array', 'sportscards')(column, path, alias)) }}
+{%- endmacro %}
+
+{% macro default__flatten_json_array(column, path, alias) -%}
+    {{ exceptions.raise_compiler_error("flatten_json_array is not implemented for " ~ adapter.type()) }}
+{%- endmacro %}
+
+{% macro duckdb__flatten_json_array(column, path, alias) -%}
+    cross join unnest(json_extract({{ column }}, '$.{{ path }}[*]')) as {{ alias }} (value)
+{%- endmacro %}
+
+{% macro snowflake__flatten_json_array(column, path, alias) -%}
+    cross join lateral flatten(input => {{ column }}:{{ path }}) as {{ alias }}
+{%- endmacro %}
+
+{#- The UTC calendar date of a timestamp with time zone, whatever the session time zone is. -#}
+{% macro utc_date(column) -%}
+    {{ return(adapter.dispatch('utc_date', 'sportscards')(column)) }}
+{%- endmacro %}
+
+{% macro default__utc_date(column) -%}
+    cast({{ column }} at time zone 'UTC' as date)
+{%- endmacro %}
+
+{% macro duckdb__utc_date(column) -%}
+    cast(timezone('UTC', {{ column }}) as date)
+{%- endmacro %}
+
+{% macro snowflake__utc_date(column) -%}
+    to_date(convert_timezone('UTC', {{ column }}))
+{%- endmacro %}
+
+{#- ISO day of week, Monday = 1 .. Sunday = 7. -#}
+{% macro iso_day_of_week(column) -%}
+    {{ return(adapter.dispatch('iso_day_of_week', 'sportscards')(column)) }}
+{%- endmacro %}
+
+{% macro default__iso_day_of_week(column) -%}
+    extract(isodow from {{ column }})
+{%- endmacro %}
+
+{% macro snowflake__iso_day_of_week(column) -%}
+    dayofweekiso({{ column }})
+{%- endmacro %}
+
+{#- One row per day from start to end inclusive, column date_day. -#}
+{% macro date_spine(start_date, end_date) -%}
+    {{ return(adapter.dispatch('date_spine', 'sportscards')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__date_spine(start_date, end_date) -%}
+    select cast(d as date) as date_day
+    from generate_series(cast('{{ start_date }}' as date), cast('{{ end_date }}' as date), interval 1 day) as s (d)
+{%- endmacro %}
+
+{% macro duckdb__date_spine(start_date, end_date) -%}
+    select cast(d.generate_series as date) as date_day
+    from generate_series(cast('{{ start_date }}' as date), cast('{{ end_date }}' as date), interval 1 day) as d
+{%- endmacro %}
+
+{% macro snowflake__date_spine(start_date, end_date) -%}
+    select dateadd(day, seq4(), to_date('{{ start_date }}')) as date_day
+    from table(generator(rowcount => datediff(day, to_date('{{ start_date }}'), to_date('{{ end_date }}')) + 1))
+{%- endmacro %}
+
+{#- First capture group of a regular expression, null when it does not match. -#}
+{% macro regex_group(column, pattern) -%}
+    {{ return(adapter.dispatch('regex_group', 'sportscards')(column, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_group(column, pattern) -%}
+    nullif(regexp_extract({{ column }}, '{{ pattern }}', 1), '')
+{%- endmacro %}
+
+{% macro snowflake__regex_group(column, pattern) -%}
+    regexp_substr({{ column }}, '{{ pattern }}', 1, 1, 'e', 1)
+{%- endmacro %}
+
+{#- A deterministic surrogate key over columns (nulls kept distinct from empty strings). -#}
+{% macro hash_key(columns) -%}
+    md5({%- for c in columns %}coalesce(cast({{ c }} as varchar), '~null~'){{ " || '|' || " if not loop.last }}{%- endfor %})
+{%- endmacro %}

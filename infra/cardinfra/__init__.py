@@ -1,0 +1,1 @@
+"""Infrastructure of the Sports Card Analytics Platform, written with CDK Terrain (cdktn)."""

@@ -1,0 +1,13 @@
+# Benchmarks (not tests): each prints its measured figures and the goal ratio.
+.PHONY: bench-ingest bench-load bench-demo
+
+bench-ingest: .venv/.synced ## Ingestion benchmarks: consume vs bare pika, backfill vs psql \copy
+	bash scripts/ensure-services.sh
+	$(PY) bench/bench_consume.py
+	$(PY) bench/bench_backfill.py
+
+bench-load: .venv/.synced dbt-setup ## Load vs DuckDB read_ndjson, dbt incremental vs full refresh, demo wall time
+	bash scripts/ensure-services.sh
+	$(PY) bench/bench_load.py
+	$(PY) bench/bench_dbt_incremental.py
+	$(PY) bench/bench_demo.py

@@ -1,0 +1,227 @@
+"""The expected gold numbers, computed in plain Python from the generated message bodies (no SQL).
+
+The dbt marts implement the same rules; an end-to-end test compares the two. Rules:
+
+* Input: every body the producers sent (journal rows and/or published messages). A body counts only if
+  `cardpipe.contracts.codec.decode` accepts it: quarantined (malformed) events never count.
+* Duplicates: events are deduplicated by event_id; a duplicate counts once.
+* Orders: line gross revenue = quantity * unit_price, exact Decimal (no rounding anywhere).
+  The order's current status is the status of its latest order_status_changed by occurred_at
+  (ties broken by the greater event_id); an order with none is "placed". A late-arriving status
+  change therefore wins if it occurred later, whatever the arrival order.
+  Net revenue of a line = gross, unless the order's current status is "cancelled" or "refunded" (then 0).
+  Only orders with an accepted order_placed count; status changes of unknown orders are ignored.
+* Demand per SKU, per player and per team: units (sum of quantity), gross and net revenue of the lines.
+  A line's player and team are those of the SKU's catalog version in effect when the order occurred
+  (the SCD2 version with valid_from <= order occurred_at < valid_to); a SKU without a version then
+  gets the player/team "unknown".
+* Totals: orders, lines, units, gross and net revenue; orders by current status.
+* Batches: planned units (batch_completed's, else batch_started's), produced and defective (from
+  batch_completed; None while not completed), defect_rate = defective / produced (None if produced is
+  0 or not completed), cycle time = completed.occurred_at - started.occurred_at (None if either is
+  missing). Facility defect rate = sum(defective) / sum(produced) over completed batches (None if 0).
+  Rates are exact Decimal quotients (28 significant digits): compare them rounded, e.g. to 6 places.
+* Cards: number of SKUs (with at least one card_created/card_updated) and SCD2 versions: a SKU's catalog
+  events ordered by occurred_at (then event_id); a new version starts when any attribute of the payload
+  (player_name, team, sport, set_name, set_year, parallel, print_run, is_rookie, list_price) differs
+  from the current version. valid_from = occurred_at of the event that started the version.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from cardpipe.contracts.codec import DecodedEvent, decode
+
+PLACED = "placed"
+NO_REVENUE_STATUSES = frozenset({"cancelled", "refunded"})
+UNKNOWN = "unknown"
+ZERO = Decimal(0)
+
+
+@dataclass
+class Sales:
+    units: int = 0
+    gross: Decimal = ZERO
+    net: Decimal = ZERO
+
+    def add(self, units: int, gross: Decimal, net: Decimal) -> None:
+        self.units += units
+        self.gross += gross
+        self.net += net
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    sku: str
+    facility: str
+    planned: int
+    produced: int | None
+    defective: int | None
+    defect_rate: Decimal | None
+    cycle_time: timedelta | None
+
+
+@dataclass(frozen=True)
+class CardVersion:
+    sku: str
+    valid_from: datetime
+    attributes: tuple[Any, ...]
+    player_name: str
+    team: str
+
+
+@dataclass
+class Expected:
+    """What the gold marts must show for a set of events."""
+
+    events: int = 0  # distinct accepted events
+    rejected: int = 0  # bodies the codec quarantines
+    duplicates: int = 0  # accepted bodies whose event_id was seen before
+    orders: int = 0
+    lines: int = 0
+    totals: Sales = field(default_factory=Sales)
+    orders_by_status: Counter[str] = field(default_factory=Counter)
+    order_status: dict[str, str] = field(default_factory=dict)
+    by_sku: dict[str, Sales] = field(default_factory=lambda: defaultdict(Sales))
+    by_player: dict[str, Sales] = field(default_factory=lambda: defaultdict(Sales))
+    by_team: dict[str, Sales] = field(default_factory=lambda: defaultdict(Sales))
+    batches: dict[str, Batch] = field(default_factory=dict)
+    facility_defect_rate: dict[str, Decimal | None] = field(default_factory=dict)
+    skus: int = 0
+    card_versions: int = 0
+    versions: dict[str, list[CardVersion]] = field(default_factory=dict)
+
+
+_CARD_ATTRIBUTES = (
+    "player_name", "team", "sport", "set_name", "set_year", "parallel", "print_run", "is_rookie",
+)  # fmt: skip
+
+
+def _card_attributes(payload: dict[str, Any]) -> tuple[Any, ...]:
+    price = payload["list_price"]
+    return (*(payload[name] for name in _CARD_ATTRIBUTES), Decimal(price["amount"]), price["currency_code"])
+
+
+def _rate(numerator: int, denominator: int | None) -> Decimal | None:
+    if not denominator:
+        return None
+    return Decimal(numerator) / Decimal(denominator)
+
+
+def accepted_events(bodies: Iterable[bytes], expected: Expected) -> list[DecodedEvent]:
+    """Decode every body, drop rejections and later copies of an event_id (counting both)."""
+    seen: set[str] = set()
+    events: list[DecodedEvent] = []
+    for body in bodies:
+        result = decode(body)
+        if not isinstance(result, DecodedEvent):
+            expected.rejected += 1
+        elif result.event_id in seen:
+            expected.duplicates += 1
+        else:
+            seen.add(result.event_id)
+            events.append(result)
+    expected.events = len(events)
+    return events
+
+
+def _versions(events: list[DecodedEvent]) -> dict[str, list[CardVersion]]:
+    catalog = sorted(
+        (e for e in events if e.event_type in ("card_created", "card_updated")),
+        key=lambda e: (e.occurred_at, e.event_id),
+    )
+    versions: dict[str, list[CardVersion]] = defaultdict(list)
+    for event in catalog:
+        sku = event.payload["sku"]
+        attributes = _card_attributes(event.payload)
+        history = versions[sku]
+        if not history or history[-1].attributes != attributes:
+            history.append(
+                CardVersion(
+                    sku, event.occurred_at, attributes, event.payload["player_name"], event.payload["team"]
+                )
+            )
+    return dict(versions)
+
+
+def _version_at(history: list[CardVersion] | None, at: datetime) -> CardVersion | None:
+    if not history:
+        return None
+    index = bisect_right([v.valid_from for v in history], at)
+    return history[index - 1] if index else None
+
+
+def _statuses(events: list[DecodedEvent]) -> dict[str, str]:
+    latest: dict[str, tuple[datetime, str, str]] = {}
+    for event in events:
+        if event.event_type != "order_status_changed":
+            continue
+        order_id = event.payload["order_id"]
+        key = (event.occurred_at, event.event_id, event.payload["status"])
+        if order_id not in latest or key > latest[order_id]:
+            latest[order_id] = key
+    return {order_id: value[2] for order_id, value in latest.items()}
+
+
+def _batches(events: list[DecodedEvent], expected: Expected) -> None:
+    started = {e.payload["batch_id"]: e for e in events if e.event_type == "batch_started"}
+    completed = {e.payload["batch_id"]: e for e in events if e.event_type == "batch_completed"}
+    produced_by: dict[str, int] = defaultdict(int)
+    defective_by: dict[str, int] = defaultdict(int)
+    for batch_id in started.keys() | completed.keys():
+        start, done = started.get(batch_id), completed.get(batch_id)
+        source = (done or start).payload  # type: ignore[union-attr]
+        produced = done.payload["produced_units"] if done else None
+        defective = done.payload["defective_units"] if done else None
+        if done:
+            produced_by[source["facility"]] += produced or 0
+            defective_by[source["facility"]] += defective or 0
+        expected.batches[batch_id] = Batch(
+            batch_id=batch_id,
+            sku=source["sku"],
+            facility=source["facility"],
+            planned=source["planned_units"],
+            produced=produced,
+            defective=defective,
+            defect_rate=_rate(defective, produced) if done and defective is not None else None,
+            cycle_time=done.occurred_at - start.occurred_at if done and start else None,
+        )
+    expected.facility_defect_rate = {f: _rate(defective_by[f], produced_by[f]) for f in produced_by}
+
+
+def compute(bodies: Iterable[bytes]) -> Expected:
+    """The expected gold numbers for every message body sent (in any order, duplicates included)."""
+    expected = Expected()
+    events = accepted_events(bodies, expected)
+    expected.versions = _versions(events)
+    expected.skus = len(expected.versions)
+    expected.card_versions = sum(len(v) for v in expected.versions.values())
+    statuses = _statuses(events)
+    for event in events:
+        if event.event_type != "order_placed":
+            continue
+        order_id = event.payload["order_id"]
+        status = statuses.get(order_id, PLACED)
+        expected.order_status[order_id] = status
+        expected.orders += 1
+        expected.orders_by_status[status] += 1
+        for line in event.payload["lines"]:
+            quantity = line["quantity"]
+            gross = quantity * Decimal(line["unit_price"])
+            net = ZERO if status in NO_REVENUE_STATUSES else gross
+            version = _version_at(expected.versions.get(line["sku"]), event.occurred_at)
+            expected.lines += 1
+            expected.totals.add(quantity, gross, net)
+            expected.by_sku[line["sku"]].add(quantity, gross, net)
+            expected.by_player[version.player_name if version else UNKNOWN].add(quantity, gross, net)
+            expected.by_team[version.team if version else UNKNOWN].add(quantity, gross, net)
+    _batches(events, expected)
+    return expected

@@ -1,0 +1,355 @@
+"""The live consumer: RabbitMQ -> bronze (source=live) in micro-batches, at-least-once.
+
+A batch is bounded by count, bytes and age (BatchSettings). It is written durably first and only then
+acked with one `basic_ack(last_tag, multiple=True)`; quarantined messages ride in the same batch (they
+land in the quarantine zone and are acked with it, so they never block the queue). If a write fails
+nothing of that batch is acked: the consumer stops with the error, the channel closes and RabbitMQ
+redelivers every unacked message (the quorum queue's delivery limit dead-letters a message that keeps
+crashing consumers). SIGTERM/SIGINT stop consuming, flush and ack the current batch, then close.
+
+With `workers=1` (the CLI default) the decode + gzip + write of a batch runs in one worker process while
+this process keeps receiving the next batch, so the two overlap on two cores; acks still go out strictly
+in batch order, each only after its batch's write returned. `workers=0` lands inline (tests, Lambda-like).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing import get_context
+from types import FrameType
+from typing import Any
+
+import pika
+import pika.exceptions
+import pika.spec
+from cardpipe.bronze.store import BronzeStore, open_store
+from cardpipe.config import BronzeSettings, Settings
+from cardpipe.ingest.landing import LandingCounts, land, live_names, utc_now
+from cardpipe.logs import get_logger
+from cardpipe.sources.rabbit import connect, declare_topology
+from pika.adapters.blocking_connection import BlockingChannel
+
+log = get_logger("cardpipe.consume")
+
+DEFAULT_IDLE_SECONDS = 2.0
+POLL_SECONDS = 0.1
+
+
+@dataclass
+class ConsumeStats:
+    """Totals of one consumer run."""
+
+    counts: LandingCounts = field(default_factory=LandingCounts)
+    batches: int = 0
+    seconds: float = 0.0  # wall time of the run, connection set-up and idle wait included
+    active_seconds: float = 0.0  # first delivery -> last ack: what msg/s is measured over
+
+    @property
+    def messages(self) -> int:
+        return self.counts.messages
+
+    @property
+    def msg_per_s(self) -> float:
+        return self.counts.messages / self.active_seconds if self.active_seconds > 0 else 0.0
+
+    def as_log(self) -> dict[str, Any]:
+        return {
+            **self.counts.as_log(),
+            "batches": self.batches,
+            "seconds": round(self.seconds, 3),
+            "active_seconds": round(self.active_seconds, 3),
+            "msg_per_s": round(self.msg_per_s, 1),
+        }
+
+
+@dataclass
+class _Batch:
+    bodies: list[bytes] = field(default_factory=list)
+    redelivered: list[bool] = field(default_factory=list)
+    routing_keys: list[str] = field(default_factory=list)
+    size: int = 0
+    last_tag: int = 0
+    started: float = 0.0
+
+
+# --------------------------------------------------------------------------- landing (inline or worker)
+
+_worker_store: BronzeStore | None = None
+
+
+def _worker_init(settings: BronzeSettings) -> None:
+    """Worker process: ignore Ctrl-C (the parent decides when to stop) and open the store once."""
+    global _worker_store  # noqa: PLW0603 - one store per worker process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_store = open_store(settings)
+
+
+def _land_batch(store: BronzeStore | None, batch: _Batch, ingested_at: datetime, name: str) -> LandingCounts:
+    """Land one live batch; the store is the worker's own when called in a worker process."""
+    target = store if store is not None else _worker_store
+    assert target is not None, "worker store not initialised"
+    messages = (
+        (body, {"redelivered": redo, "routing_key": rk})
+        for body, redo, rk in zip(batch.bodies, batch.redelivered, batch.routing_keys, strict=True)
+    )
+    return land(target, messages, source="live", name_factory=lambda _at: name, ingested_at=ingested_at)
+
+
+def _warm_up() -> int:
+    return 0
+
+
+class _Lander:
+    """Runs `_land_batch` inline or in one worker process and hands back futures."""
+
+    def __init__(self, bronze: BronzeSettings, store: BronzeStore | None, workers: int) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._store = store
+        if store is None and workers <= 0:
+            self._store = open_store(bronze)
+        if self._store is None:
+            # fork before any connection or thread exists; the warm-up makes the worker start now.
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=get_context("fork"),
+                initializer=_worker_init,
+                initargs=(bronze,),
+            )
+            self._pool.submit(_warm_up).result()
+
+    def submit(self, batch: _Batch, ingested_at: datetime, name: str) -> Future[LandingCounts]:
+        if self._pool is not None:
+            return self._pool.submit(_land_batch, None, batch, ingested_at, name)
+        future: Future[LandingCounts] = Future()
+        try:
+            future.set_result(_land_batch(self._store, batch, ingested_at, name))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- the consumer
+
+
+class Consumer:
+    """One consumer connection; `run()` returns when stopped (signal, idle) and raises if a write failed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        until_idle: bool = False,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        store: BronzeStore | None = None,
+        workers: int = 0,
+        on_flush: Callable[[ConsumeStats], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.until_idle = until_idle
+        self.idle_seconds = idle_seconds
+        self.on_flush = on_flush
+        self.consumer_id = f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:8]}"
+        self.names = live_names(self.consumer_id)
+        self.stats = ConsumeStats()
+        self._store = store
+        self._workers = workers
+        self._batch = _Batch()
+        self._inflight: deque[tuple[Future[LandingCounts], int, int]] = deque()
+        self._stopping = False
+        self._received = 0
+        self._first_delivery = 0.0
+        self._last_message = time.monotonic()
+        batch = settings.batch
+        # The broker delivers at most `prefetch` unacked messages: a batch larger than what is left after
+        # the batches still in flight could never fill up and would wait for its age bound each time.
+        depth = 1 + max(workers, 0)
+        self._max_events = max(1, min(batch.max_events, settings.rabbitmq.prefetch // depth))
+        self._max_bytes = batch.max_bytes
+        self._max_age = batch.max_age_seconds
+
+    # signals ---------------------------------------------------------------------------------------
+
+    def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        if not self._stopping:
+            log.info("consume.stopping", signal=signal.Signals(signum).name if signum else None)
+        self._stopping = True
+
+    # message path ----------------------------------------------------------------------------------
+
+    def _on_message(
+        self,
+        _channel: BlockingChannel,
+        method: pika.spec.Basic.Deliver,
+        _properties: pika.spec.BasicProperties,
+        body: bytes,
+    ) -> None:
+        if not self._received:
+            self._first_delivery = time.perf_counter()
+        self._received += 1
+        batch = self._batch
+        if not batch.bodies:
+            batch.started = time.monotonic()
+        batch.bodies.append(body)
+        batch.redelivered.append(bool(method.redelivered))
+        batch.routing_keys.append(method.routing_key)
+        batch.size += len(body)
+        batch.last_tag = method.delivery_tag
+        if len(batch.bodies) >= self._max_events or batch.size >= self._max_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Hand the current batch to the lander; it is acked in `_collect` once its write returned."""
+        batch = self._batch
+        if not batch.bodies:
+            return
+        self._batch = _Batch()
+        ingested_at = utc_now()
+        future = self._lander.submit(batch, ingested_at, self.names(ingested_at))
+        self._inflight.append((future, batch.last_tag, len(batch.bodies)))
+        if not future.done():
+            # Wake the connection's loop as soon as the worker is done (pika's thread-safe hand-off), so
+            # the ack goes out at once rather than at the next poll.
+            future.add_done_callback(self._wake)
+
+    def _wake(self, _future: Future[LandingCounts]) -> None:
+        """Runs in the pool's thread: only hands over to the connection's thread."""
+        # If the connection is already closing, the shutdown path collects and acks (or not) itself.
+        with contextlib.suppress(pika.exceptions.AMQPError):
+            self._connection.add_callback_threadsafe(self._ack_ready)
+
+    def _ack_ready(self) -> None:
+        self._collect(self._channel, wait=False)
+
+    def _collect(self, channel: BlockingChannel, *, wait: bool) -> None:
+        """Ack finished batches strictly in order; a failed write raises before anything later is acked."""
+        while self._inflight:
+            future, last_tag, _n = self._inflight[0]
+            if not wait and not future.done():
+                return
+            counts = future.result()  # re-raises the write error: nothing of this batch gets acked
+            channel.basic_ack(delivery_tag=last_tag, multiple=True)
+            self._inflight.popleft()
+            self.stats.counts.add(counts)
+            self.stats.batches += 1
+            self.stats.active_seconds = time.perf_counter() - self._first_delivery
+            log.info("consume.flush", batch=self.stats.batches, last_tag=last_tag, **counts.as_log())
+            if self.on_flush is not None:
+                self.on_flush(self.stats)
+
+    # main loop -------------------------------------------------------------------------------------
+
+    def run(self) -> ConsumeStats:
+        self._lander = _Lander(self.settings.bronze, self._store, self._workers)
+        connection: pika.BlockingConnection | None = None
+        started = time.perf_counter()
+        try:
+            connection = self._connection = connect(self.settings.rabbitmq)
+            channel = self._channel = connection.channel()
+            declare_topology(channel, self.settings.rabbitmq)
+            channel.basic_qos(prefetch_count=self.settings.rabbitmq.prefetch)
+            tag = channel.basic_consume(self.settings.rabbitmq.queue, self._on_message)
+            log.info(
+                "consume.start",
+                queue=self.settings.rabbitmq.queue,
+                consumer_id=self.consumer_id,
+                store=self._store_name(),
+                max_events=self._max_events,
+                prefetch=self.settings.rabbitmq.prefetch,
+                workers=self._workers,
+            )
+            self._last_message = time.monotonic()
+            while not self._stopping:
+                seen = self._received
+                connection.process_data_events(time_limit=POLL_SECONDS)
+                now = time.monotonic()
+                if self._received != seen or self._inflight:
+                    self._last_message = now
+                if self._batch.bodies and now - self._batch.started >= self._max_age:
+                    self._flush()
+                self._collect(channel, wait=False)
+                if (
+                    self.until_idle
+                    and now - self._last_message >= self.idle_seconds
+                    and self._drained(channel)
+                ):
+                    log.info("consume.idle", idle_seconds=self.idle_seconds)
+                    break
+            # Stop deliveries, then land and ack what we hold; prefetched-but-unbatched messages are
+            # requeued by the broker when the channel closes.
+            channel.basic_cancel(tag)
+            self._flush()
+            self._collect(channel, wait=True)
+            channel.close()
+        finally:
+            self._lander.close()
+            if connection is not None and connection.is_open:
+                connection.close()
+            self.stats.seconds = time.perf_counter() - started
+        log.info("consume.done", **self.stats.as_log())
+        return self.stats
+
+    def _drained(self, channel: BlockingChannel) -> bool:
+        """Idle and nothing ready in the queue: flush, ack and report drained."""
+        self._flush()
+        self._collect(channel, wait=True)
+        ok = channel.queue_declare(self.settings.rabbitmq.queue, passive=True)
+        drained: bool = ok.method.message_count == 0
+        if not drained:
+            self._last_message = time.monotonic()
+        return drained
+
+    def _store_name(self) -> str:
+        if self._store is not None:
+            return self._store.describe()
+        bronze = self.settings.bronze
+        return (
+            f"s3://{bronze.s3_bucket}/{bronze.s3_prefix}" if bronze.backend == "s3" else f"local:{bronze.dir}"
+        )
+
+
+def run_consumer(
+    settings: Settings,
+    *,
+    until_idle: bool,
+    idle_seconds: float = DEFAULT_IDLE_SECONDS,
+    store: BronzeStore | None = None,
+    workers: int = 0,
+    on_flush: Callable[[ConsumeStats], None] | None = None,
+    handle_signals: bool = True,
+) -> ConsumeStats:
+    """Consume until stopped (SIGTERM/SIGINT) or, with `until_idle`, until the queue is drained.
+
+    `store` overrides the configured bronze store (inline landing only); `workers=1` lands in a worker
+    process, overlapping decode/gzip/write with receiving. Raises if a write fails (nothing unwritten is
+    acked; RabbitMQ redelivers it).
+    """
+    consumer = Consumer(
+        settings,
+        until_idle=until_idle,
+        idle_seconds=idle_seconds,
+        store=store,
+        workers=workers if store is None else 0,
+        on_flush=on_flush,
+    )
+    previous: dict[int, Any] = {}
+    if handle_signals:
+        for signum in (signal.SIGTERM.value, signal.SIGINT.value):
+            previous[signum] = signal.signal(signum, consumer.request_stop)
+    try:
+        return consumer.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -1,0 +1,211 @@
+"""Build the RAW schema of docs/bronze-and-raw.md in a DuckDB file from real encoded events.
+
+Rows go through the same path as production (encode_event -> decode -> to_record), so the dbt models are
+tested on exactly the payload views the loader writes. The DDL is the loader's own migration file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sportscards.catalog.v1 import catalog_pb2
+from sportscards.common.v1.money_pb2 import Money
+from sportscards.manufacturing.v1 import manufacturing_pb2
+from sportscards.orders.v1 import orders_pb2
+
+from cardpipe.contracts.codec import DecodedEvent, decode, encode_event
+
+ROOT = Path(__file__).resolve().parents[2]
+RAW_DDL = ROOT / "pipeline/src/cardpipe/load/sql/duckdb/V001__raw_tables.sql"
+
+SPORTS = {"baseball": catalog_pb2.SPORT_BASEBALL, "basketball": catalog_pb2.SPORT_BASKETBALL}
+CHANNELS = {
+    "web": orders_pb2.SALES_CHANNEL_WEB,
+    "mobile_app": orders_pb2.SALES_CHANNEL_MOBILE_APP,
+    "marketplace": orders_pb2.SALES_CHANNEL_MARKETPLACE,
+    "retail": orders_pb2.SALES_CHANNEL_RETAIL,
+}
+STATUSES = {
+    "paid": orders_pb2.ORDER_STATUS_PAID,
+    "shipped": orders_pb2.ORDER_STATUS_SHIPPED,
+    "delivered": orders_pb2.ORDER_STATUS_DELIVERED,
+    "cancelled": orders_pb2.ORDER_STATUS_CANCELLED,
+    "refunded": orders_pb2.ORDER_STATUS_REFUNDED,
+}
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def money(amount: str, currency: str = "USD") -> Money:
+    value = Decimal(amount)
+    units = int(value)
+    nanos = int((value - units) * 1_000_000_000)
+    return Money(currency_code=currency, units=units, nanos=nanos)
+
+
+def card(sku: str, player: str, team: str, price: str, *, sport: str = "baseball", rookie: bool = False) -> Any:
+    return catalog_pb2.Card(
+        sku=sku,
+        player_name=player,
+        team=team,
+        sport=SPORTS[sport],
+        set_name="Topps Chrome",
+        set_year=2024,
+        parallel="base",
+        is_rookie=rookie,
+        list_price=money(price),
+    )
+
+
+@dataclass
+class RawWriter:
+    """Appends RAW rows; `loaded_at` models one `cardpipe load` run (set it per batch)."""
+
+    path: Path
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def create_schema(self) -> None:
+        with duckdb.connect(str(self.path)) as con:
+            con.execute(RAW_DDL.read_text())
+
+    def event(
+        self,
+        event_type: str,
+        message: Any,
+        occurred_at: datetime,
+        *,
+        event_id: str | None = None,
+        source: str = "live",
+        window_id: str = "all",
+        copies: int = 1,
+    ) -> str:
+        event_id = event_id or str(uuid.uuid4())
+        body = encode_event(event_id=event_id, event_type=event_type, occurred_at=occurred_at, payload=message)
+        decoded = decode(body)
+        assert isinstance(decoded, DecodedEvent), decoded
+        record = decoded.to_record()
+        hour = occurred_at.strftime("dt=%Y-%m-%d/hour=%H")
+        name = f"backfill-{window_id}-000001" if source == "backfill" else f"live-{uuid.uuid4().hex[:8]}-c1-1"
+        file_name = f"raw/events/source={source}/event_type={event_type}/{hour}/{name}.ndjson.gz"
+        for _ in range(copies):
+            self.rows.append(
+                (
+                    "events",
+                    record["event_id"],
+                    record["event_type"],
+                    record["schema_version"],
+                    record["occurred_at"],
+                    record["producer"],
+                    json.dumps(record["payload"]),
+                    source,
+                    self.loaded_at,
+                    base64.b64encode(body).decode(),
+                    file_name,
+                    self.loaded_at,
+                )
+            )
+        return event_id
+
+    def quarantine(self, reason: str, event_type: str | None, *, source: str = "live", window_id: str = "all") -> None:
+        ingest = {"source": source, "ingested_at": self.loaded_at.isoformat()}
+        if source == "backfill":
+            ingest["window_id"] = window_id
+        self.rows.append(
+            (
+                "quarantine",
+                reason,
+                "test row",
+                None,
+                event_type,
+                source,
+                self.loaded_at,
+                base64.b64encode(b"\x00bad").decode(),
+                json.dumps(ingest),
+                f"raw/quarantine/source={source}/reason={reason}/q.ndjson.gz",
+                self.loaded_at,
+            )
+        )
+
+    def journal_count(self, window_id: str, event_type: str | None, rows: int) -> None:
+        self.rows.append(
+            (
+                "journal_counts",
+                window_id,
+                None,
+                None,
+                event_type,
+                rows,
+                rows,
+                self.loaded_at,
+                f"raw/_control/journal_counts/{window_id}.ndjson.gz",
+                self.loaded_at,
+            )
+        )
+
+    def flush(self) -> None:
+        """Write the pending rows in one transaction, as one load run would."""
+        with duckdb.connect(str(self.path)) as con:
+            con.execute("begin")
+            for row in self.rows:
+                table, values = row[0], row[1:]
+                marks = ", ".join("?" * len(values))
+                con.execute(f"insert into raw.{table} values ({marks})", list(values))
+            con.execute("commit")
+        self.rows.clear()
+
+    def advance(self, delta: timedelta) -> None:
+        self.loaded_at += delta
+
+
+# ----------------------------------------------------------------------------- message builders
+
+
+def card_created(c: Any) -> Any:
+    return catalog_pb2.CardCreated(card=c)
+
+
+def card_updated(c: Any) -> Any:
+    return catalog_pb2.CardUpdated(card=c)
+
+
+def order_placed(order_id: str, customer_id: str, channel: str, lines: list[tuple[str, int, str]]) -> Any:
+    return orders_pb2.OrderPlaced(
+        order_id=order_id,
+        customer_id=customer_id,
+        channel=CHANNELS[channel],
+        currency_code="USD",
+        lines=[
+            orders_pb2.OrderLine(line_number=i + 1, sku=sku, quantity=qty, unit_price=money(price))
+            for i, (sku, qty, price) in enumerate(lines)
+        ],
+    )
+
+
+def status_changed(order_id: str, status: str, reason: str = "") -> Any:
+    return orders_pb2.OrderStatusChanged(order_id=order_id, status=STATUSES[status], reason=reason)
+
+
+def batch_started(batch_id: str, sku: str, planned: int) -> Any:
+    return manufacturing_pb2.BatchStarted(batch_id=batch_id, sku=sku, facility="plant-1", planned_units=planned)
+
+
+def batch_completed(batch_id: str, sku: str, planned: int, produced: int, defective: int) -> Any:
+    return manufacturing_pb2.BatchCompleted(
+        batch_id=batch_id,
+        sku=sku,
+        facility="plant-1",
+        planned_units=planned,
+        produced_units=produced,
+        defective_units=defective,
+    )

@@ -1,0 +1,129 @@
+"""The oracle on a hand-made event list: numbers computed by hand, to the cent (and beyond)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from cardpipe.contracts.codec import encode_event
+from cardpipe.generator import payloads
+from cardpipe.generator.oracle import Sales, compute
+from cardpipe.generator.world import CardState
+from google.protobuf.message import Message
+
+T0 = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+def at(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def body(event_type: str, when: datetime, payload: Message, event_id: str | None = None) -> bytes:
+    return encode_event(
+        event_id=event_id or str(uuid.uuid4()), event_type=event_type, occurred_at=when, payload=payload
+    )
+
+
+CARD_A = CardState("A", "Alex Smith", "Boston Celtics", "basketball", "Prizm", 2024, "Base", None, True,
+                   Decimal("10.00"))  # fmt: skip
+CARD_B = CardState("B", "Sam Lee", "Dallas Cowboys", "football", "Mosaic", 2023, "Gold /10", 10, False,
+                   Decimal("99.99"))  # fmt: skip
+
+
+def status(order_id: str, value: str, hours: float, event_id: str | None = None) -> bytes:
+    return body("order_status_changed", at(hours), payloads.status_changed(order_id, value), event_id)
+
+
+def scenario() -> list[bytes]:
+    dup_id = str(uuid.uuid4())
+    traded = replace(CARD_A, team="Miami Heat")
+    same_again = traded  # an update that changes nothing: no new SCD2 version
+    o1 = body("order_placed", at(2), payloads.order_placed(
+        "O1", "C1", "web", [("A", 3, Decimal("0.1")), ("B", 1, Decimal("99.99"))]), dup_id)  # fmt: skip
+    return [
+        body("card_created", at(0), payloads.card_created(CARD_A)),
+        body("card_created", at(0), payloads.card_created(CARD_B)),
+        # O1: 3 x 0.1 + 1 x 99.99 = 100.29, delivered (the shipped change arrives late, after delivered)
+        o1,
+        o1,  # duplicate: same event_id and bytes
+        status("O1", "paid", 3),
+        status("O1", "delivered", 10),
+        status("O1", "shipped", 5),
+        # the card is traded to Miami at hour 20: orders after that count for Miami
+        body("card_updated", at(20), payloads.card_updated(traded)),
+        body("card_updated", at(21), payloads.card_updated(same_again)),
+        # O2: 2 x 10.005 = 20.01 on A (Miami), cancelled before shipping
+        body(
+            "order_placed",
+            at(22),
+            payloads.order_placed("O2", "C2", "mobile_app", [("A", 2, Decimal("10.005"))]),
+        ),
+        status("O2", "paid", 23),
+        status("O2", "cancelled", 24),
+        # O3: 5 x 0.2 = 1.0 on B, refunded after delivery
+        body("order_placed", at(25), payloads.order_placed("O3", "C1", "retail", [("B", 5, Decimal("0.2"))])),
+        status("O3", "paid", 26),
+        status("O3", "shipped", 27),
+        status("O3", "delivered", 28),
+        status("O3", "refunded", 40),
+        # O4: no status change yet -> placed; 1 x 0.000000001
+        body(
+            "order_placed",
+            at(30),
+            payloads.order_placed("O4", "C3", "web", [("A", 1, Decimal("0.000000001"))]),
+        ),
+        # quarantined: negative quantity never counts
+        body("order_placed", at(31), payloads.order_placed("O5", "C3", "web", [("A", -4, Decimal("1"))])),
+        b"\x0fgarbage",
+        # batches: one complete, one with nothing produced, one still running
+        body("batch_started", at(1), payloads.batch_started("BA1", "A", "dallas-tx", 1000)),
+        body("batch_completed", at(7.5), payloads.batch_completed("BA1", "A", "dallas-tx", 1000, 980, 49)),
+        body("batch_started", at(2), payloads.batch_started("BA2", "B", "dallas-tx", 100)),
+        body("batch_completed", at(3), payloads.batch_completed("BA2", "B", "dallas-tx", 100, 0, 0)),
+        body("batch_started", at(4), payloads.batch_started("BA3", "B", "memphis-tn", 200)),
+    ]
+
+
+def test_oracle_matches_hand_computed_numbers() -> None:
+    expected = compute(scenario())
+    assert expected.rejected == 2
+    assert expected.duplicates == 1
+    assert expected.orders == 4
+    assert expected.lines == 5
+    assert expected.order_status == {"O1": "delivered", "O2": "cancelled", "O3": "refunded", "O4": "placed"}
+    assert dict(expected.orders_by_status) == {"delivered": 1, "cancelled": 1, "refunded": 1, "placed": 1}
+    # gross: 0.3 + 99.99 + 20.01 + 1.0 + 0.000000001; net drops O2 (cancelled) and O3 (refunded)
+    assert expected.totals == Sales(units=12, gross=Decimal("121.300000001"), net=Decimal("100.290000001"))
+    assert expected.by_sku["A"] == Sales(6, Decimal("20.310000001"), Decimal("0.300000001"))
+    assert expected.by_sku["B"] == Sales(6, Decimal("100.99"), Decimal("99.99"))
+    # point-in-time attribution: O1's A line is Boston's, O2 and O4 (after the trade) Miami's
+    assert expected.by_team["Boston Celtics"] == Sales(3, Decimal("0.3"), Decimal("0.3"))
+    assert expected.by_team["Miami Heat"] == Sales(3, Decimal("20.010000001"), Decimal("0.000000001"))
+    assert expected.by_team["Dallas Cowboys"] == Sales(6, Decimal("100.99"), Decimal("99.99"))
+    assert expected.by_player["Alex Smith"] == Sales(6, Decimal("20.310000001"), Decimal("0.300000001"))
+    assert expected.skus == 2
+    assert expected.card_versions == 3  # A: Boston, Miami (the no-op update adds none); B: one
+    assert [v.team for v in expected.versions["A"]] == ["Boston Celtics", "Miami Heat"]
+
+
+def test_oracle_batches() -> None:
+    batches = compute(scenario()).batches
+    assert batches["BA1"].defect_rate == Decimal("0.05")
+    assert batches["BA1"].cycle_time == timedelta(hours=6.5)
+    assert (batches["BA1"].planned, batches["BA1"].produced, batches["BA1"].defective) == (1000, 980, 49)
+    assert batches["BA2"].defect_rate is None
+    assert batches["BA3"].produced is None and batches["BA3"].cycle_time is None
+    assert batches["BA3"].planned == 200
+    rates = compute(scenario()).facility_defect_rate
+    assert rates == {"dallas-tx": Decimal("0.05")}
+
+
+def test_oracle_is_independent_of_arrival_order_and_duplicates() -> None:
+    events = scenario()
+    forward = compute(events)
+    backward = compute(list(reversed(events)) + events[:5])
+    assert backward.totals == forward.totals
+    assert backward.order_status == forward.order_status
+    assert backward.card_versions == forward.card_versions

@@ -1,0 +1,50 @@
+"""Poison messages of every kind are quarantined with their reason; valid messages behind them still land."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from cardpipe.bronze.store import open_store
+from cardpipe.config import BronzeSettings, RabbitSettings
+from cardpipe.ingest.consumer import run_consumer
+
+from .test_consumer import make_settings, publish, queue_depth
+from .test_landing import poison_messages, read_lines, valid_events
+
+
+def test_each_poison_kind_is_quarantined_and_valid_ones_behind_it_land(
+    rabbit_settings: RabbitSettings, bronze_settings: BronzeSettings, tmp_path: Path
+) -> None:
+    poison = poison_messages()
+    valid = valid_events(len(poison) * 4)
+    valid_bodies = list(valid.values())
+    # Interleave: each poison message is followed by valid ones, across several small batches.
+    stream: list[bytes] = []
+    for i, bad in enumerate(poison.values()):
+        stream.append(bad)
+        stream.extend(valid_bodies[i * 4 : (i + 1) * 4])
+    publish(rabbit_settings, stream)
+    settings = make_settings(rabbit_settings, bronze_settings, tmp_path, max_events=7)
+
+    stats = run_consumer(settings, until_idle=True, idle_seconds=0.5, handle_signals=False)
+
+    store = open_store(bronze_settings)
+    quarantined = read_lines(store, "raw/quarantine/source=live/")
+    by_reason = {line["reason"]: line for line in quarantined}
+    assert sorted(by_reason) == sorted(poison) and len(quarantined) == len(poison)
+    for reason, line in by_reason.items():
+        assert base64.b64decode(line["raw_b64"]) == poison[reason]
+        assert line["detail"]
+        assert line["ingest"]["source"] == "live"
+    for key in store.list("raw/quarantine/"):
+        reason = key.split("/reason=", 1)[1].split("/", 1)[0]
+        assert reason in poison
+    assert by_reason["invalid_value"]["detail"] == "lines[0].quantity must be positive, got -3"
+    assert by_reason["unknown_event_type"]["event_type"] == "card_traded"
+    assert by_reason["undecodable"]["event_id"] is None
+    assert sorted(line["event_id"] for line in read_lines(store, "raw/events/")) == sorted(valid)
+    assert stats.counts.quarantined == dict.fromkeys(poison, 1)
+    # Acked, not dead-lettered or stuck.
+    assert queue_depth(rabbit_settings) == 0
+    assert queue_depth(rabbit_settings, rabbit_settings.dead_letter_queue) == 0
