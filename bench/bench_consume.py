@@ -138,7 +138,9 @@ def run_bare(queue: str, n: int) -> dict[str, float]:
     return result
 
 
-def run_cardpipe(settings: RabbitSettings, bronze: Path, workers: int) -> dict[str, float]:
+def run_cardpipe(
+    settings: RabbitSettings, bronze: Path, workers: int, prefetch: int | None
+) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "BRONZE_", "BATCH_"))}
     env.update(
         RABBITMQ_URL=settings.url,
@@ -150,6 +152,8 @@ def run_cardpipe(settings: RabbitSettings, bronze: Path, workers: int) -> dict[s
         BRONZE_DIR=str(bronze),
         CARDPIPE_LOG_FORMAT="json",
     )
+    if prefetch:
+        env["RABBITMQ_PREFETCH"] = str(prefetch)
     out = subprocess.run(
         [str(BIN / "cardpipe"), "consume", "--until-idle", "--idle-seconds", "1", "--workers", str(workers)],
         env=env,
@@ -182,6 +186,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", "200000")))
     parser.add_argument("--workers", type=int, default=1, help="cardpipe consume --workers")
+    parser.add_argument(
+        "--prefetch", type=int, default=None, help="RABBITMQ_PREFETCH for cardpipe (default: config)"
+    )
     args = parser.parse_args()
     tag = f"bench.{uuid.uuid4().hex[:8]}"
     settings = RabbitSettings(
@@ -202,7 +209,7 @@ def main() -> None:
             flush=True,
         )
         with tempfile.TemporaryDirectory(prefix="bench-consume-") as tmp:
-            ours = run_cardpipe(settings, Path(tmp) / "bronze", args.workers)
+            ours = run_cardpipe(settings, Path(tmp) / "bronze", args.workers, args.prefetch)
         print(
             f"cardpipe consume   : {ours['messages']:>9,.0f} msg in {ours['seconds']:6.2f}s = "
             f"{ours['msg_per_s']:>8,.0f} msg/s ({ours['objects']} objects, {ours['quarantined']} quarantined)"

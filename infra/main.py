@@ -1,6 +1,6 @@
-"""Synthesize the stacks of one environment (ENV=dev|staging|prod) into cdktf.out/: `python main.py`.
+"""Synthesize the stacks of an environment (ENV=dev|staging|prod|all) into cdktf.out/: `python main.py`.
 
-`python main.py --order` prints the stack names in apply order without loading jsii (used by mk/infra.mk).
+`python main.py --order` prints the stack names in apply order without loading jsii (mk/infra.mk uses it).
 """
 
 from __future__ import annotations
@@ -11,22 +11,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cardinfra.config import get_config  # noqa: E402
+from cardinfra.config import ENVIRONMENTS, get_config
 
 
 def main(argv: list[str]) -> int:
-    cfg = get_config(os.environ.get("ENV", "dev"))
+    env = os.environ.get("ENV", "dev")
+    envs = list(ENVIRONMENTS) if env == "all" else [env]
+    configs = [get_config(e) for e in envs]
     if "--order" in argv:
-        from cardinfra.app import stack_order
-
-        print(" ".join(stack_order(cfg)))
+        print(" ".join(name for cfg in configs for name in cfg.stack_order))
         return 0
-    from cardinfra.app import build, new_app
+    from cardinfra.app import build, new_app  # noqa: PLC0415 (loads jsii: only when synthesizing)
 
-    app = new_app(os.environ.get("CDKTF_OUTDIR", str(Path(__file__).resolve().parent / "cdktf.out")))
-    build(app, cfg)
-    app.synth()
-    print(f"synthesized {cfg.env}: {app.outdir}/stacks/")
+    outdir = os.environ.get("CDKTF_OUTDIR", str(Path(__file__).resolve().parent / "cdktf.out"))
+    for cfg in configs:  # one jsii process for all environments (ENV=all): startup dominates synth time
+        app = new_app(outdir)
+        build(app, cfg)
+        app.synth()
+        print(f"synthesized {cfg.env}: {outdir}/stacks/{{{','.join(cfg.stack_order)}}}")
     return 0
 
 

@@ -3,7 +3,7 @@
 #   make plan ENV=dev             terraform init + plan every stack of ENV in dependency order (needs credentials)
 #   make apply ENV=dev            terraform apply them in that order; make destroy ENV=dev in reverse order
 #   make destroy ENV=prod CONFIRM=destroy-prod    prod refuses without this explicit confirmation
-.PHONY: infra-setup synth synth-all plan apply destroy checkov lambda-package test-infra
+.PHONY: infra-setup synth synth-all plan apply destroy destroy-guard checkov lambda-package test-infra
 
 INFRA_PY := infra/.venv/bin/python
 INFRA_OUT := infra/cdktf.out/stacks
@@ -24,7 +24,7 @@ synth: infra-setup ## Synthesize ENV's stacks (dev|staging|prod) into infra/cdkt
 	cd infra && ENV=$(ENV) .venv/bin/python main.py
 
 synth-all: infra-setup ## Synthesize all three environments
-	for env in dev staging prod; do (cd infra && ENV=$$env .venv/bin/python main.py); done
+	cd infra && ENV=all .venv/bin/python main.py
 
 # terraform runs inside each synthesized stack directory; order comes from infra/cardinfra/app.py.
 define tf_each
@@ -43,9 +43,11 @@ apply: synth lambda-package ## terraform apply ENV's stacks in dependency order 
 	@test -f airflow/build/mwaa/$(ENV)/requirements.txt || { echo "run 'make mwaa-package ENV=$(ENV)' first"; exit 1; }
 	$(call tf_each,$$(cd infra && ENV=$(ENV) .venv/bin/python main.py --order),apply -input=false -lock-timeout=5m)
 
-destroy: synth ## terraform destroy ENV's stacks in reverse order (prod needs CONFIRM=destroy-prod)
+destroy-guard:
 	@if [ "$(ENV)" = "prod" ] && [ "$(CONFIRM)" != "destroy-prod" ]; then \
 	  echo "refusing to destroy prod: run 'make destroy ENV=prod CONFIRM=destroy-prod' if you really mean it"; exit 1; fi
+
+destroy: destroy-guard synth ## terraform destroy ENV's stacks in reverse order (prod needs CONFIRM=destroy-prod)
 	$(call tf_each,$$(cd infra && ENV=$(ENV) .venv/bin/python main.py --order | tr ' ' '\n' | tac),destroy -input=false -lock-timeout=5m)
 
 checkov: synth-all ## checkov over every synthesized stack (skips justified in .checkov.yaml); fails on any failed check

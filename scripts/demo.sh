@@ -48,6 +48,6 @@ step "5/6 dbt build (staging + marts + tests) on DuckDB"
 (cd dbt && "$dbt" build --target local --profiles-dir . --project-dir .)
 
 step "6/6 summary"
-$cardpipe summary --published "$LIVE" --seed "$SEED"
+$cardpipe summary --published "$LIVE"
 echo
 echo "demo finished in $((SECONDS - start)) s (EVENTS=$EVENTS)"

@@ -63,6 +63,8 @@ def dbt_transform_and_test() -> None:
             # data-quality tests belong to the data_quality DAG; everything else runs right after its model
             exclude=["tag:data_quality"],
             test_behavior=TestBehavior.BUILD,  # one `dbt build` per model: its tests run with it
+            # tests spanning two models (relationships) run once both exist, as their own task
+            should_detach_multiple_parents_tests=True,
         ),
         operator_args={"install_deps": False, "env": dbt.dbt_env_static(), "append_env": True},
         default_args={"retries": 1},

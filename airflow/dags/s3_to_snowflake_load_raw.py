@@ -52,7 +52,9 @@ def s3_to_snowflake_load_raw() -> None:
         from cardpipe.ingest.consumer import run_consumer
         from sportscards_lib.settings import cardpipe_settings
 
-        return _as_dict(run_consumer(cardpipe_settings(), until_idle=True, idle_seconds=5.0))
+        # Airflow owns SIGTERM in a task (timeouts, marking failed): the consumer must not install handlers
+        stats = run_consumer(cardpipe_settings(), until_idle=True, idle_seconds=5.0, handle_signals=False)
+        return dict(stats.as_log())
 
     @task(outlets=[RAW_EVENTS], trigger_rule="none_failed")
     def load_raw() -> dict[str, Any]:

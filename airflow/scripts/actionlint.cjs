@@ -37,10 +37,11 @@ async function main() {
   }));
   const dir = path.join(root, ".github", "workflows");
   const files = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
-  const lint = await createLinter();
   let bad = 0;
   for (const name of files) {
     const rel = `.github/workflows/${name}`;
+    // a fresh wasm instance per file: reusing one instance for a second large file can trap ("unreachable")
+    const lint = await createLinter();
     for (const r of lint(fs.readFileSync(path.join(dir, name), "utf8"), rel)) {
       const knownLabel = r.kind === "runner-label" && [...labels].some((l) => r.message.startsWith(`label "${l}" is unknown`));
       const ignored = knownLabel || rules.some((rule) => rule.glob.test(rel) && rule.ignore.some((re) => re.test(r.message)));

@@ -28,8 +28,11 @@ def wait_available(mwaa: Any, name: str, timeout_s: float) -> dict[str, Any]:
     while True:
         env: dict[str, Any] = mwaa.get_environment(Name=name)["Environment"]
         status = env["Status"]
-        if status == "AVAILABLE":
+        # right after update_environment the status can still read AVAILABLE: also wait for the update
+        if status == "AVAILABLE" and env.get("LastUpdate", {}).get("Status", "SUCCESS") == "SUCCESS":
             return env
+        if env.get("LastUpdate", {}).get("Status") == "FAILED":
+            raise SystemExit(f"MWAA environment {name}: last update failed: {env['LastUpdate']}")
         if status in {"UPDATE_FAILED", "CREATE_FAILED", "UNAVAILABLE"}:
             raise SystemExit(f"MWAA environment {name} is {status}: {env.get('LastUpdate', {})}")
         if time.monotonic() > deadline:

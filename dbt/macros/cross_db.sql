@@ -80,8 +80,11 @@
 {%- endmacro %}
 
 {% macro snowflake__date_spine(start_date, end_date) -%}
-    select dateadd(day, seq4(), to_date('{{ start_date }}')) as date_day
-    from table(generator(rowcount => datediff(day, to_date('{{ start_date }}'), to_date('{{ end_date }}')) + 1))
+    {#- generator() needs a constant row count, and seq4() may have gaps: number rows with row_number(). -#}
+    {%- set start = modules.datetime.date.fromisoformat(start_date) -%}
+    {%- set days = (modules.datetime.date.fromisoformat(end_date) - start).days + 1 -%}
+    select dateadd(day, row_number() over (order by seq4()) - 1, to_date('{{ start_date }}')) as date_day
+    from table(generator(rowcount => {{ days }}))
 {%- endmacro %}
 
 {#- First capture group of a regular expression, null when it does not match. -#}

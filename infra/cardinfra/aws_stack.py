@@ -1,4 +1,4 @@
-"""AWS stack of one environment: KMS, buckets, Amazon MQ, ingestion Lambda, MWAA, IAM, Snowpipe notifications."""
+"""AWS stack of one environment: KMS, buckets, Amazon MQ, ingestion Lambda, MWAA, IAM, Snowpipe events."""
 
 from __future__ import annotations
 
@@ -20,7 +20,12 @@ from cdktn_provider_aws.lambda_function import (
     LambdaFunctionTracingConfig,
     LambdaFunctionVpcConfig,
 )
-from cdktn_provider_aws.mq_broker import MqBroker, MqBrokerLogs, MqBrokerMaintenanceWindowStartTime, MqBrokerUser
+from cdktn_provider_aws.mq_broker import (
+    MqBroker,
+    MqBrokerLogs,
+    MqBrokerMaintenanceWindowStartTime,
+    MqBrokerUser,
+)
 from cdktn_provider_aws.mwaa_environment import (
     MwaaEnvironment,
     MwaaEnvironmentLoggingConfiguration,
@@ -49,6 +54,7 @@ from cardinfra.policies import assume_role, kms_key_policy, log_delivery, snowfl
 LAMBDA_HANDLER = "cardpipe.ingest.lambda_handler.handler"
 # Resolved by terraform at plan time (cdktf.out/stacks/<stack>/ -> infra/build/), so synth needs no zip.
 LAMBDA_ZIP = "${path.module}/../../../build/lambda/cardpipe-ingest.zip"
+LAMBDA_S3_KEY = "lambda/cardpipe-ingest.zip"
 # Built by `make mwaa-package ENV=<env>` (airflow/build/mwaa/<env>/). This stack uploads the first version so
 # MWAA can be created; later versions are deployed by `make mwaa-sync` (same keys), which terraform ignores.
 MWAA_ARTIFACTS = ("requirements.txt", "plugins.zip", "startup.sh")
@@ -70,7 +76,7 @@ def mwaa_name(cfg: EnvConfig) -> str:
 
 
 def stack_name(cfg: EnvConfig) -> str:
-    return cfg.name("aws")
+    return cfg.stack_order[1]
 
 
 class AwsStack(TerraformStack):
@@ -86,9 +92,11 @@ class AwsStack(TerraformStack):
             "aws",
             region=cfg.region,
             allowed_account_ids=[cfg.aws_account_id],
-            default_tags=[AwsProviderDefaultTags(tags={"project": PROJECT, "env": cfg.env, "managed-by": "cdktn"})],
+            default_tags=[
+                AwsProviderDefaultTags(tags={"project": PROJECT, "env": cfg.env, "managed-by": "cdktn"})
+            ],
         )
-        # Snowflake-generated values (its IAM user, the pipe's SQS queue) come from the Snowflake stack's state.
+        # Snowflake-generated values (its IAM user, the pipe's SQS queue) come from the Snowflake stack state.
         sf = DataTerraformRemoteStateS3(
             self,
             "snowflake-state",
@@ -98,7 +106,9 @@ class AwsStack(TerraformStack):
         )
         self.kms = self._kms()
         self.buckets = self._buckets()
-        self._snowflake_access(sf.get_string("storage_integration_iam_user_arn"), sf.get_string("pipe_sqs_arn"))
+        self._snowflake_access(
+            sf.get_string("storage_integration_iam_user_arn"), sf.get_string("pipe_sqs_arn")
+        )
         secret = self._broker()
         self._lambda(secret)
         self._mwaa()
@@ -115,7 +125,12 @@ class AwsStack(TerraformStack):
             policy=kms_key_policy(
                 cfg.aws_account_id,
                 cfg.region,
-                ["s3.amazonaws.com", "sqs.amazonaws.com", "secretsmanager.amazonaws.com", "airflow.amazonaws.com"],
+                [
+                    "s3.amazonaws.com",
+                    "sqs.amazonaws.com",
+                    "secretsmanager.amazonaws.com",
+                    "airflow.amazonaws.com",
+                ],
             ),
         )
         KmsAlias(self, "kms-alias", name=f"alias/{cfg.name('data')}", target_key_id=key.key_id)
@@ -141,7 +156,9 @@ class AwsStack(TerraformStack):
             self,
             "raw",
             name=cfg.bucket("raw"),
-            lifecycle=Lifecycle(cfg.noncurrent_version_expiry_days, cfg.raw_to_ia_days, cfg.raw_to_glacier_days),
+            lifecycle=Lifecycle(
+                cfg.noncurrent_version_expiry_days, cfg.raw_to_ia_days, cfg.raw_to_glacier_days
+            ),
             **common,  # type: ignore[arg-type]
         )
         quarantine = SecureBucket(
@@ -251,7 +268,9 @@ class AwsStack(TerraformStack):
             self,
             "broker-secret-version",
             secret_id=secret.id,
-            secret_string_wo=Fn.jsonencode({"username": "cardpipe-ingest", "password": password.random_password}),
+            secret_string_wo=Fn.jsonencode(
+                {"username": "cardpipe-ingest", "password": password.random_password}
+            ),
             secret_string_wo_version=1,
         )
         subnets = list(cfg.network.private_subnet_ids)
@@ -295,7 +314,12 @@ class AwsStack(TerraformStack):
             retention_in_days=cfg.log_retention_days,
             kms_key_id=self.kms.arn,
         )
-        role = IamRole(self, "ingest-role", name=cfg.name("ingest-lambda"), assume_role_policy=assume_role("lambda.amazonaws.com"))
+        role = IamRole(
+            self,
+            "ingest-role",
+            name=cfg.name("ingest-lambda"),
+            assume_role_policy=assume_role("lambda.amazonaws.com"),
+        )
         IamRolePolicy(
             self,
             "ingest-policy",
@@ -310,6 +334,17 @@ class AwsStack(TerraformStack):
                 log_group_arn=logs.arn,
             ),
         )
+        # Via S3: the zip (~60 MB, 165 MB unpacked) is over the 50 MB direct-upload limit.
+        package = S3Object(
+            self,
+            "ingest-package",
+            bucket=self.buckets["artifacts"].bucket.id,
+            key=LAMBDA_S3_KEY,
+            source=LAMBDA_ZIP,
+            source_hash=f'${{filemd5("{LAMBDA_ZIP}")}}',
+            kms_key_id=self.kms.arn,
+            server_side_encryption="aws:kms",
+        )
         fn = LambdaFunction(
             self,
             "ingest",
@@ -318,8 +353,10 @@ class AwsStack(TerraformStack):
             runtime="python3.12",
             architectures=["x86_64"],
             handler=LAMBDA_HANDLER,
-            filename=LAMBDA_ZIP,
-            source_code_hash=f"${{filebase64sha256(\"{LAMBDA_ZIP}\")}}",
+            s3_bucket=package.bucket,
+            s3_key=package.key,
+            s3_object_version=package.version_id,
+            source_code_hash=f'${{filebase64sha256("{LAMBDA_ZIP}")}}',
             memory_size=cfg.lambda_memory_mb,
             timeout=120,
             reserved_concurrent_executions=10 if cfg.env == "prod" else 2,
@@ -380,7 +417,10 @@ class AwsStack(TerraformStack):
             vpc_id=cfg.network.vpc_id,
             ingress=[
                 SecurityGroupIngress(
-                    description="MWAA components talk to each other", from_port=0, to_port=0, protocol="-1",
+                    description="MWAA components talk to each other",
+                    from_port=0,
+                    to_port=0,
+                    protocol="-1",
                     self_attribute=True,
                 )
             ],

@@ -58,7 +58,7 @@ class SecureBucket(Construct):
         force_destroy: bool,
         extra_policy: list[Statement] | None = None,
     ) -> None:
-        """`kms_key_arn=None` means SSE-S3: only for the access-log bucket (S3 log delivery cannot use SSE-KMS)."""
+        """`kms_key_arn=None` means SSE-S3: only for the access-log bucket (log delivery needs SSE-S3)."""
         super().__init__(scope, id_)
         self.bucket = S3Bucket(self, "bucket", bucket=name, force_destroy=force_destroy)
         bid = self.bucket.id
@@ -72,7 +72,10 @@ class SecureBucket(Construct):
             restrict_public_buckets=True,
         )
         S3BucketOwnershipControls(
-            self, "ownership", bucket=bid, rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced")
+            self,
+            "ownership",
+            bucket=bid,
+            rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
         )
         S3BucketServerSideEncryptionConfigurationA(
             self,
@@ -82,7 +85,8 @@ class SecureBucket(Construct):
                 S3BucketServerSideEncryptionConfigurationRuleA(
                     apply_server_side_encryption_by_default=(
                         S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                            sse_algorithm="aws:kms" if kms_key_arn else "AES256", kms_master_key_id=kms_key_arn
+                            sse_algorithm="aws:kms" if kms_key_arn else "AES256",
+                            kms_master_key_id=kms_key_arn,
                         )
                     ),
                     bucket_key_enabled=True if kms_key_arn else None,
@@ -95,10 +99,15 @@ class SecureBucket(Construct):
             bucket=bid,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )
-        S3BucketPolicy(self, "tls-only", bucket=bid, policy=tls_only_bucket_policy(self.bucket.arn, extra_policy))
+        S3BucketPolicy(
+            self, "tls-only", bucket=bid, policy=tls_only_bucket_policy(self.bucket.arn, extra_policy)
+        )
         transitions = [
             S3BucketLifecycleConfigurationRuleTransition(days=days, storage_class=cls)
-            for days, cls in ((lifecycle.to_ia_days, "STANDARD_IA"), (lifecycle.to_glacier_days, "GLACIER_IR"))
+            for days, cls in (
+                (lifecycle.to_ia_days, "STANDARD_IA"),
+                (lifecycle.to_glacier_days, "GLACIER_IR"),
+            )
             if days is not None
         ]
         S3BucketLifecycleConfiguration(
@@ -117,13 +126,17 @@ class SecureBucket(Construct):
                         )
                     ],
                     abort_incomplete_multipart_upload=[
-                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                            days_after_initiation=7
+                        )
                     ],
                 )
             ],
         )
         if log_bucket is not None:
-            S3BucketLoggingA(self, "access-logging", bucket=bid, target_bucket=log_bucket, target_prefix=f"{name}/")
+            S3BucketLoggingA(
+                self, "access-logging", bucket=bid, target_bucket=log_bucket, target_prefix=f"{name}/"
+            )
 
     @property
     def arn(self) -> str:

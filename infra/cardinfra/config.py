@@ -1,4 +1,4 @@
-"""Per-environment configuration: the one typed place for names, sizes, retention, network ids and Snowflake."""
+"""Per-environment configuration: the one typed place for names, sizes, retention, network ids, Snowflake."""
 
 from __future__ import annotations
 
@@ -65,6 +65,11 @@ class EnvConfig:
         return f"{PROJECT}-{self.env}-{kind}-{self.aws_account_id}"
 
     @property
+    def stack_order(self) -> list[str]:
+        """Stacks in `terraform apply` order (destroy reverses it): Snowflake's outputs feed the AWS trust."""
+        return [self.name("snowflake"), self.name("aws")]
+
+    @property
     def state_bucket(self) -> str:
         return f"{PROJECT}-tfstate-{self.aws_account_id}"
 
@@ -101,10 +106,17 @@ CONFIGS: dict[EnvName, EnvConfig] = {
         env="dev",
         aws_account_id="111111111111",
         region="us-east-1",
-        network=Network("vpc-0dev0000000000001", ("subnet-0dev000000000001a", "subnet-0dev000000000001b"), "10.10.0.0/16"),
+        network=Network(
+            "vpc-0dev0000000000001", ("subnet-0dev000000000001a", "subnet-0dev000000000001b"), "10.10.0.0/16"
+        ),
         snowflake=SnowflakeEnv(
-            account_name="SPORTSCARDS_DEV", credit_quota=50, load_wh_size="XSMALL", transform_wh_size="XSMALL",
-            bi_wh_size="XSMALL", auto_suspend_seconds=60, **_COMMON_SNOWFLAKE,
+            account_name="SPORTSCARDS_DEV",
+            credit_quota=50,
+            load_wh_size="XSMALL",
+            transform_wh_size="XSMALL",
+            bi_wh_size="XSMALL",
+            auto_suspend_seconds=60,
+            **_COMMON_SNOWFLAKE,
         ),
         mq_instance_type="mq.t3.micro",
         mq_multi_az=False,
@@ -121,10 +133,17 @@ CONFIGS: dict[EnvName, EnvConfig] = {
         env="staging",
         aws_account_id="222222222222",
         region="us-east-1",
-        network=Network("vpc-0stg0000000000001", ("subnet-0stg000000000001a", "subnet-0stg000000000001b"), "10.20.0.0/16"),
+        network=Network(
+            "vpc-0stg0000000000001", ("subnet-0stg000000000001a", "subnet-0stg000000000001b"), "10.20.0.0/16"
+        ),
         snowflake=SnowflakeEnv(
-            account_name="SPORTSCARDS_STAGING", credit_quota=100, load_wh_size="XSMALL",
-            transform_wh_size="SMALL", bi_wh_size="XSMALL", auto_suspend_seconds=60, **_COMMON_SNOWFLAKE,
+            account_name="SPORTSCARDS_STAGING",
+            credit_quota=100,
+            load_wh_size="XSMALL",
+            transform_wh_size="SMALL",
+            bi_wh_size="XSMALL",
+            auto_suspend_seconds=60,
+            **_COMMON_SNOWFLAKE,
         ),
         mq_instance_type="mq.m5.large",
         mq_multi_az=False,
@@ -147,8 +166,13 @@ CONFIGS: dict[EnvName, EnvConfig] = {
             "10.30.0.0/16",
         ),
         snowflake=SnowflakeEnv(
-            account_name="SPORTSCARDS_PROD", credit_quota=500, load_wh_size="SMALL", transform_wh_size="MEDIUM",
-            bi_wh_size="SMALL", auto_suspend_seconds=120, **_COMMON_SNOWFLAKE,
+            account_name="SPORTSCARDS_PROD",
+            credit_quota=500,
+            load_wh_size="SMALL",
+            transform_wh_size="MEDIUM",
+            bi_wh_size="SMALL",
+            auto_suspend_seconds=120,
+            **_COMMON_SNOWFLAKE,
         ),
         mq_instance_type="mq.m5.large",
         mq_multi_az=True,
@@ -167,5 +191,7 @@ CONFIGS: dict[EnvName, EnvConfig] = {
 def get_config(env: str) -> EnvConfig:
     """Fail fast on an unknown environment name."""
     if env not in CONFIGS:
-        raise SystemExit(f"unknown environment {env!r}: use one of {', '.join(ENVIRONMENTS)} (ENV=dev make synth)")
-    return CONFIGS[env]  # type: ignore[index]
+        raise SystemExit(
+            f"unknown environment {env!r}: use one of {', '.join(ENVIRONMENTS)} (ENV=dev make synth)"
+        )
+    return CONFIGS[env]

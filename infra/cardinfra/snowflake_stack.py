@@ -1,4 +1,4 @@
-"""Snowflake stack of one environment: database, schemas, warehouses, roles, users, integration, stage, pipe."""
+"""Snowflake stack of one environment: database, schemas, warehouses, roles, users, stage and pipe."""
 
 from __future__ import annotations
 
@@ -51,17 +51,30 @@ EVENTS_COLUMNS = (
 
 
 def stack_name(cfg: EnvConfig) -> str:
-    return cfg.name("snowflake")
+    return cfg.stack_order[0]
 
 
 def copy_statement(db: str) -> str:
     """Snowpipe COPY: one RAW.EVENTS row per bronze line, same columns as the batch loader writes."""
+    columns = ", ".join(name for name, _ in EVENTS_COLUMNS)
+    values = ", ".join(
+        [
+            "$1:event_id::VARCHAR",
+            "$1:event_type::VARCHAR",
+            "$1:schema_version::NUMBER",
+            "$1:occurred_at::TIMESTAMP_TZ",
+            "$1:producer::VARCHAR",
+            "$1:payload",
+            "$1:ingest.source::VARCHAR",
+            "$1:ingest.ingested_at::TIMESTAMP_TZ",
+            "$1:raw_b64::VARCHAR",
+            "METADATA$FILENAME",
+            "CURRENT_TIMESTAMP()",
+        ]
+    )
     return (
-        f"COPY INTO {db}.RAW.EVENTS (EVENT_ID, EVENT_TYPE, SCHEMA_VERSION, OCCURRED_AT, PRODUCER, PAYLOAD, SOURCE, "
-        "INGESTED_AT, RAW_B64, FILE_NAME, LOADED_AT) FROM (SELECT $1:event_id::VARCHAR, $1:event_type::VARCHAR, "
-        "$1:schema_version::NUMBER, $1:occurred_at::TIMESTAMP_TZ, $1:producer::VARCHAR, $1:payload, "
-        "$1:ingest.source::VARCHAR, $1:ingest.ingested_at::TIMESTAMP_TZ, $1:raw_b64::VARCHAR, METADATA$FILENAME, "
-        f"CURRENT_TIMESTAMP() FROM @{db}.RAW.{STAGE}/raw/events/) FILE_FORMAT = (FORMAT_NAME = '{db}.RAW.{FILE_FORMAT}')"
+        f"COPY INTO {db}.RAW.EVENTS ({columns}) FROM (SELECT {values} FROM @{db}.RAW.{STAGE}/raw/events/) "
+        f"FILE_FORMAT = (FORMAT_NAME = '{db}.RAW.{FILE_FORMAT}')"
     )
 
 
@@ -84,7 +97,9 @@ class SnowflakeStack(TerraformStack):
             preview_features_enabled=["snowflake_pipe_resource", "snowflake_table_resource"],
         )
         db_name = cfg.snowflake_database
-        db = Database(self, "database", name=db_name, data_retention_time_in_days=7 if cfg.env == "prod" else 1)
+        db = Database(
+            self, "database", name=db_name, data_retention_time_in_days=7 if cfg.env == "prod" else 1
+        )
         schemas = {s: Schema(self, f"schema-{s.lower()}", database=db.name, name=s) for s in SCHEMAS}
 
         monitor = ResourceMonitor(
@@ -115,10 +130,15 @@ class SnowflakeStack(TerraformStack):
         roles = {r: AccountRole(self, f"role-{r.lower()}", name=r) for r in ROLES}
         for r, role in roles.items():
             GrantAccountRole(self, f"rollup-{r.lower()}", role_name=role.name, parent_role_name="SYSADMIN")
-            self._grant_account_object(f"{r.lower()}-wh", role.name, "WAREHOUSE", warehouses[ROLES[r]].name, ["USAGE"])
+            self._grant_account_object(
+                f"{r.lower()}-wh", role.name, "WAREHOUSE", warehouses[ROLES[r]].name, ["USAGE"]
+            )
             self._grant_account_object(f"{r.lower()}-db", role.name, "DATABASE", db.name, ["USAGE"])
-        keys = {"LOADER": sf.loader_public_key, "TRANSFORMER": sf.transformer_public_key,
-                "REPORTER": sf.reporter_public_key}
+        keys = {
+            "LOADER": sf.loader_public_key,
+            "TRANSFORMER": sf.transformer_public_key,
+            "REPORTER": sf.reporter_public_key,
+        }
         for r, role in roles.items():
             ServiceUser(
                 self,
@@ -129,19 +149,41 @@ class SnowflakeStack(TerraformStack):
                 rsa_public_key=keys[r],
                 comment=f"{r} service user (key-pair auth only)",
             )
-            GrantAccountRole(self, f"user-grant-{r.lower()}", role_name=role.name, user_name=f"{db_name}_{r}_SVC")
+            GrantAccountRole(
+                self, f"user-grant-{r.lower()}", role_name=role.name, user_name=f"{db_name}_{r}_SVC"
+            )
 
         raw, staging, mart = schemas["RAW"], schemas["STAGING"], schemas["MART"]
         # LOADER writes RAW; TRANSFORMER reads RAW and owns STAGING/MART objects; REPORTER reads MART.
-        self._schema_grants("loader-raw", roles["LOADER"].name, raw.fully_qualified_name,
-                            ["USAGE", "CREATE TABLE"], {"TABLES": ["SELECT", "INSERT"]})
-        self._schema_grants("transformer-raw", roles["TRANSFORMER"].name, raw.fully_qualified_name, ["USAGE"],
-                            {"TABLES": ["SELECT"]})
+        self._schema_grants(
+            "loader-raw",
+            roles["LOADER"].name,
+            raw.fully_qualified_name,
+            ["USAGE", "CREATE TABLE"],
+            {"TABLES": ["SELECT", "INSERT"]},
+        )
+        self._schema_grants(
+            "transformer-raw",
+            roles["TRANSFORMER"].name,
+            raw.fully_qualified_name,
+            ["USAGE"],
+            {"TABLES": ["SELECT"]},
+        )
         for key, s in (("staging", staging), ("mart", mart)):
-            self._schema_grants(f"transformer-{key}", roles["TRANSFORMER"].name, s.fully_qualified_name,
-                                ["USAGE", "CREATE TABLE", "CREATE VIEW"], {"TABLES": ["SELECT"], "VIEWS": ["SELECT"]})
-        self._schema_grants("reporter-mart", roles["REPORTER"].name, mart.fully_qualified_name, ["USAGE"],
-                            {"TABLES": ["SELECT"], "VIEWS": ["SELECT"]})
+            self._schema_grants(
+                f"transformer-{key}",
+                roles["TRANSFORMER"].name,
+                s.fully_qualified_name,
+                ["USAGE", "CREATE TABLE", "CREATE VIEW"],
+                {"TABLES": ["SELECT"], "VIEWS": ["SELECT"]},
+            )
+        self._schema_grants(
+            "reporter-mart",
+            roles["REPORTER"].name,
+            mart.fully_qualified_name,
+            ["USAGE"],
+            {"TABLES": ["SELECT"], "VIEWS": ["SELECT"]},
+        )
 
         integration = StorageIntegrationAws(
             self,
@@ -153,10 +195,16 @@ class SnowflakeStack(TerraformStack):
             storage_aws_external_id=cfg.snowflake_external_id,
             storage_allowed_locations=[f"s3://{cfg.bucket('raw')}/raw/"],
         )
-        self._grant_account_object("loader-integration", roles["LOADER"].name, "INTEGRATION", integration.name,
-                                   ["USAGE"])
+        self._grant_account_object(
+            "loader-integration", roles["LOADER"].name, "INTEGRATION", integration.name, ["USAGE"]
+        )
         file_format = FileFormatJson(
-            self, "file-format", database=db.name, schema=raw.name, name=FILE_FORMAT, compression="GZIP",
+            self,
+            "file-format",
+            database=db.name,
+            schema=raw.name,
+            name=FILE_FORMAT,
+            compression="GZIP",
         )
         stage = StageExternalS3(
             self,
@@ -168,9 +216,12 @@ class SnowflakeStack(TerraformStack):
             storage_integration=integration.name,
             file_format=StageExternalS3FileFormat(format_name=file_format.fully_qualified_name),
         )
-        self._grant_schema_object("loader-stage", roles["LOADER"].name, "STAGE", stage.fully_qualified_name, ["USAGE"])
-        self._grant_schema_object("loader-ff", roles["LOADER"].name, "FILE FORMAT", file_format.fully_qualified_name,
-                                  ["USAGE"])
+        self._grant_schema_object(
+            "loader-stage", roles["LOADER"].name, "STAGE", stage.fully_qualified_name, ["USAGE"]
+        )
+        self._grant_schema_object(
+            "loader-ff", roles["LOADER"].name, "FILE FORMAT", file_format.fully_qualified_name, ["USAGE"]
+        )
         events = Table(
             self,
             "events",
@@ -190,19 +241,26 @@ class SnowflakeStack(TerraformStack):
             copy_statement=copy_statement(db_name),
             depends_on=[stage, events],
         )
-        TerraformOutput(self, "storage_integration_iam_user_arn",
-                        value=integration.describe_output.get(0).iam_user_arn)
+        TerraformOutput(
+            self, "storage_integration_iam_user_arn", value=integration.describe_output.get(0).iam_user_arn
+        )
         TerraformOutput(self, "pipe_sqs_arn", value=pipe.notification_channel)
 
     def _grant_account_object(self, id_: str, role: str, kind: str, name: str, privileges: list[str]) -> None:
         GrantPrivilegesToAccountRole(
-            self, f"grant-{id_}", account_role_name=role, privileges=privileges,
+            self,
+            f"grant-{id_}",
+            account_role_name=role,
+            privileges=privileges,
             on_account_object=GrantPrivilegesToAccountRoleOnAccountObject(object_type=kind, object_name=name),
         )
 
     def _grant_schema_object(self, id_: str, role: str, kind: str, name: str, privileges: list[str]) -> None:
         GrantPrivilegesToAccountRole(
-            self, f"grant-{id_}", account_role_name=role, privileges=privileges,
+            self,
+            f"grant-{id_}",
+            account_role_name=role,
+            privileges=privileges,
             on_schema_object=GrantPrivilegesToAccountRoleOnSchemaObject(object_type=kind, object_name=name),
         )
 
@@ -211,20 +269,33 @@ class SnowflakeStack(TerraformStack):
     ) -> None:
         """Schema privileges plus grants on all existing and all future objects of each kind."""
         GrantPrivilegesToAccountRole(
-            self, f"grant-{id_}-schema", account_role_name=role, privileges=schema_privs,
+            self,
+            f"grant-{id_}-schema",
+            account_role_name=role,
+            privileges=schema_privs,
             on_schema=GrantPrivilegesToAccountRoleOnSchema(schema_name=schema),
         )
         for plural, privs in objects.items():
             k = plural.lower()
             GrantPrivilegesToAccountRole(
-                self, f"grant-{id_}-all-{k}", account_role_name=role, privileges=privs,
+                self,
+                f"grant-{id_}-all-{k}",
+                account_role_name=role,
+                privileges=privs,
                 on_schema_object=GrantPrivilegesToAccountRoleOnSchemaObject(
-                    all=GrantPrivilegesToAccountRoleOnSchemaObjectAll(object_type_plural=plural, in_schema=schema)
+                    all=GrantPrivilegesToAccountRoleOnSchemaObjectAll(
+                        object_type_plural=plural, in_schema=schema
+                    )
                 ),
             )
             GrantPrivilegesToAccountRole(
-                self, f"grant-{id_}-future-{k}", account_role_name=role, privileges=privs,
+                self,
+                f"grant-{id_}-future-{k}",
+                account_role_name=role,
+                privileges=privs,
                 on_schema_object=GrantPrivilegesToAccountRoleOnSchemaObject(
-                    future=GrantPrivilegesToAccountRoleOnSchemaObjectFuture(object_type_plural=plural, in_schema=schema)
+                    future=GrantPrivilegesToAccountRoleOnSchemaObjectFuture(
+                        object_type_plural=plural, in_schema=schema
+                    )
                 ),
             )

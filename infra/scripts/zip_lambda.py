@@ -1,4 +1,4 @@
-"""Zip a Lambda package directory reproducibly (sorted entries, fixed timestamps), so source_code_hash is stable."""
+"""Zip a Lambda package reproducibly (sorted entries, fixed timestamps): a stable source_code_hash."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ SKIP_DIRS = {"__pycache__"}
 
 def zip_dir(src: Path, dest: Path) -> int:
     files = sorted(
-        p for p in src.rglob("*")
+        p
+        for p in src.rglob("*")
         if p.is_file() and not p.name.endswith(SKIP_SUFFIXES) and not SKIP_DIRS & set(p.parts)
     )
     if not any(p.relative_to(src).parts[0] == "cardpipe" for p in files):

@@ -32,6 +32,7 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no phoning home from tests
         # the task runner would otherwise phone home for the secrets backend cache of the api server
         "AIRFLOW__SECRETS__USE_CACHE": "False",
     }

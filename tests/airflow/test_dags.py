@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -96,7 +97,14 @@ def test_dbt_dag_runs_on_the_raw_asset_freshness_first_through_cosmos(dagbag: An
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert list(dag.timetable.asset_condition.objects) == [RAW_EVENTS]
     dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
-    assert any(t.task_id.endswith(".run") for t in dbt_tasks), [t.task_id for t in dbt_tasks]
+    # one `dbt build` task per model of the manifest (the model and its tests together)
+    manifest = json.loads(MANIFEST.read_text())
+    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    builds = {t.task_id for t in dbt_tasks if t.task_id.endswith("_model_build")}
+    assert models and builds == {f"dbt.{m}_model_build" for m in models}
+    # relationship tests (two parents) are detached into their own tasks, after both models
+    detached = [t for t in dbt_tasks if t.task_id not in builds]
+    assert detached and all(t.task_id.endswith("_test") and len(t.upstream_task_ids) >= 2 for t in detached)
     roots = {t.task_id for t in dag.roots}
     assert roots == {"source_freshness"}
     assert [t.task_id for t in dag.leaves] == ["publish_marts"]

@@ -77,7 +77,10 @@ def _bronze_objects(bronze: Path) -> dict[str, bytes]:
     return {p.relative_to(bronze).as_posix(): p.read_bytes() for p in sorted(bronze.rglob("*.gz"))}
 
 
-def test_whole_chain_backfill_load_dbt_quality(airflow_db: Path, pipeline_env: dict[str, Path]) -> None:
+@pytest.mark.timeout(2400)  # ~25 dbt invocations through Cosmos; minutes on a loaded 2-core machine
+def test_whole_chain_backfill_load_dbt_quality(
+    airflow_db: Path, pipeline_env: dict[str, Path], capfd: pytest.CaptureFixture[str]
+) -> None:
     _needs_dbt()
     from cardpipe.config import PostgresSettings
 
@@ -120,3 +123,53 @@ def test_whole_chain_backfill_load_dbt_quality(airflow_db: Path, pipeline_env: d
 
     # 4. quality gate passes on consistent data (reconciliation, freshness, volume)
     assert _run("data_quality") == "success"
+
+    # 5. ...and fails loudly when RAW lost an event the journal has (reconciliation mismatch)
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute("delete from raw.events where event_type = 'batch_started'")
+    capfd.readouterr()
+    assert _run("data_quality") == "failed"
+    out, err = capfd.readouterr()
+    assert "sportscards ALERT: data_quality.quality_tests failed" in out + err
+
+
+def test_load_dag_drains_the_live_queue_when_asked(airflow_db: Path, pipeline_env: dict[str, Path]) -> None:
+    """drain_live_queue=True (local/dev without the Lambda): RabbitMQ -> bronze -> RAW in one run."""
+    from datetime import UTC, datetime
+
+    import pika
+    from cardpipe.config import RabbitSettings
+    from cardpipe.contracts.codec import encode_event
+    from cardpipe.sources.rabbit import declare_topology, routing_key
+    from sportscards.orders.v1 import orders_pb2
+
+    rabbit = RabbitSettings()  # this test's private names, from pipeline_env
+    conn = pika.BlockingConnection(pika.URLParameters(rabbit.url))
+    try:
+        channel = conn.channel()
+        declare_topology(channel, rabbit)
+        ids = [str(uuid.uuid4()) for _ in range(2)]
+        for event_id in ids:
+            body = encode_event(
+                event_id=event_id,
+                event_type="order_status_changed",
+                occurred_at=datetime.now(UTC),
+                payload=orders_pb2.OrderStatusChanged(order_id="o-9", status=orders_pb2.ORDER_STATUS_PAID),
+            )
+            channel.basic_publish(
+                rabbit.exchange,
+                routing_key("order_status_changed"),
+                body,
+                pika.BasicProperties(delivery_mode=2),
+            )
+        assert _run("s3_to_snowflake_load_raw", drain_live_queue=True) == "success"
+        with duckdb.connect(str(pipeline_env["warehouse"]), read_only=True) as db:
+            rows = db.execute("select event_id from raw.events where source = 'live' order by 1").fetchall()
+        assert [r[0] for r in rows] == sorted(ids)
+    finally:
+        channel = conn.channel()
+        for queue in (rabbit.queue, rabbit.dead_letter_queue):
+            channel.queue_delete(queue)
+        for exchange in (rabbit.exchange, rabbit.dead_letter_exchange):
+            channel.exchange_delete(exchange)
+        conn.close()

@@ -1,4 +1,4 @@
-"""dbt suite fixtures: a temp DuckDB with the loader's RAW schema, and dbt run from dbt/.venv as a subprocess."""
+"""dbt suite fixtures: a temp DuckDB with the loader's RAW schema; dbt runs from dbt/.venv as a subprocess."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from raw_fixture import ROOT, RawWriter  # noqa: E402
+from raw_fixture import ROOT, RawWriter
 
 DBT_DIR = ROOT / "dbt"
 DBT = DBT_DIR / ".venv/bin/dbt"
@@ -39,6 +39,7 @@ class DbtProject:
         }
         proc = subprocess.run(
             [str(DBT), *args, "--profiles-dir", str(DBT_DIR), "--project-dir", str(DBT_DIR)],
+            check=False,
             cwd=DBT_DIR,
             env=env,
             capture_output=True,
@@ -46,7 +47,9 @@ class DbtProject:
             timeout=600,
         )
         if check and proc.returncode != 0:
-            pytest.fail(f"dbt {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr}")
+            pytest.fail(
+                f"dbt {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr}"
+            )
         return proc
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:

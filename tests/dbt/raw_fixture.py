@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from cardpipe.contracts.codec import DecodedEvent, decode, encode_event
 from sportscards.catalog.v1 import catalog_pb2
 from sportscards.common.v1.money_pb2 import Money
 from sportscards.manufacturing.v1 import manufacturing_pb2
 from sportscards.orders.v1 import orders_pb2
-
-from cardpipe.contracts.codec import DecodedEvent, decode, encode_event
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW_DDL = ROOT / "pipeline/src/cardpipe/load/sql/duckdb/V001__raw_tables.sql"
@@ -53,7 +52,9 @@ def money(amount: str, currency: str = "USD") -> Money:
     return Money(currency_code=currency, units=units, nanos=nanos)
 
 
-def card(sku: str, player: str, team: str, price: str, *, sport: str = "baseball", rookie: bool = False) -> Any:
+def card(
+    sku: str, player: str, team: str, price: str, *, sport: str = "baseball", rookie: bool = False
+) -> Any:
     return catalog_pb2.Card(
         sku=sku,
         player_name=player,
@@ -91,7 +92,9 @@ class RawWriter:
         copies: int = 1,
     ) -> str:
         event_id = event_id or str(uuid.uuid4())
-        body = encode_event(event_id=event_id, event_type=event_type, occurred_at=occurred_at, payload=message)
+        body = encode_event(
+            event_id=event_id, event_type=event_type, occurred_at=occurred_at, payload=message
+        )
         decoded = decode(body)
         assert isinstance(decoded, DecodedEvent), decoded
         record = decoded.to_record()
@@ -117,7 +120,9 @@ class RawWriter:
             )
         return event_id
 
-    def quarantine(self, reason: str, event_type: str | None, *, source: str = "live", window_id: str = "all") -> None:
+    def quarantine(
+        self, reason: str, event_type: str | None, *, source: str = "live", window_id: str = "all"
+    ) -> None:
         ingest = {"source": source, "ingested_at": self.loaded_at.isoformat()}
         if source == "backfill":
             ingest["window_id"] = window_id
@@ -197,7 +202,9 @@ def status_changed(order_id: str, status: str, reason: str = "") -> Any:
 
 
 def batch_started(batch_id: str, sku: str, planned: int) -> Any:
-    return manufacturing_pb2.BatchStarted(batch_id=batch_id, sku=sku, facility="plant-1", planned_units=planned)
+    return manufacturing_pb2.BatchStarted(
+        batch_id=batch_id, sku=sku, facility="plant-1", planned_units=planned
+    )
 
 
 def batch_completed(batch_id: str, sku: str, planned: int, produced: int, defective: int) -> Any:

@@ -36,17 +36,33 @@ def load_phase_one(raw: RawWriter) -> None:
     raw.journal_count("all", "card_created", 2)
     raw.journal_count("all", "card_updated", 3)
 
-    raw.event("order_placed", order_placed("O1", "C1", "web", [("A", 2, "19.99"), ("B", 1, "0.123456789")]),
-              ts("2026-03-02T10:00:00"))
+    raw.event(
+        "order_placed",
+        order_placed("O1", "C1", "web", [("A", 2, "19.99"), ("B", 1, "0.123456789")]),
+        ts("2026-03-02T10:00:00"),
+    )
     raw.event("order_status_changed", status_changed("O1", "paid"), ts("2026-03-02T10:05:00"))
     raw.event("order_status_changed", status_changed("O1", "shipped"), ts("2026-03-02T18:00:00"), copies=2)
-    raw.event("order_placed", order_placed("O2", "C2", "mobile_app", [("A", 3, "10.10")]), ts("2026-03-02T14:00:00"))
-    raw.event("order_status_changed", status_changed("O2", "cancelled", "customer"), ts("2026-03-02T15:00:00"))
-    raw.event("order_placed", order_placed("O3", "C1", "marketplace", [("B", 1, "250.00")]), ts("2026-03-03T09:00:00"))
+    raw.event(
+        "order_placed", order_placed("O2", "C2", "mobile_app", [("A", 3, "10.10")]), ts("2026-03-02T14:00:00")
+    )
+    raw.event(
+        "order_status_changed", status_changed("O2", "cancelled", "customer"), ts("2026-03-02T15:00:00")
+    )
+    raw.event(
+        "order_placed",
+        order_placed("O3", "C1", "marketplace", [("B", 1, "250.00")]),
+        ts("2026-03-03T09:00:00"),
+    )
     raw.event("order_status_changed", status_changed("O3", "paid"), ts("2026-03-03T09:01:00"))
     raw.event("order_status_changed", status_changed("O3", "refunded", "damaged"), ts("2026-03-03T20:00:00"))
-    raw.event("order_placed", order_placed("O4", "C3", "retail", [("A", 1, "5.00")]), ts("2026-03-03T11:00:00"),
-              event_id=O4_EVENT_ID, copies=2)
+    raw.event(
+        "order_placed",
+        order_placed("O4", "C3", "retail", [("A", 1, "5.00")]),
+        ts("2026-03-03T11:00:00"),
+        event_id=O4_EVENT_ID,
+        copies=2,
+    )
 
     raw.event("batch_started", batch_started("BT1", "A", 100), ts("2026-03-01T08:00:00"))
     raw.event("batch_completed", batch_completed("BT1", "A", 100, 98, 3), ts("2026-03-01T09:00:00"))
@@ -61,9 +77,15 @@ def load_phase_two(raw: RawWriter) -> None:
     raw.advance(timedelta(hours=1))
     raw.event("order_status_changed", status_changed("O1", "refunded"), ts("2026-03-04T08:00:00"))
     raw.event("order_status_changed", status_changed("O2", "paid"), ts("2026-03-02T14:30:00"))
-    raw.event("order_placed", order_placed("O4", "C3", "retail", [("A", 1, "5.00")]), ts("2026-03-03T11:00:00"),
-              event_id=O4_EVENT_ID)
-    raw.event("order_placed", order_placed("O5", "C2", "web", [("B", 4, "0.000000001")]), ts("2026-03-04T10:00:00"))
+    raw.event(
+        "order_placed",
+        order_placed("O4", "C3", "retail", [("A", 1, "5.00")]),
+        ts("2026-03-03T11:00:00"),
+        event_id=O4_EVENT_ID,
+    )
+    raw.event(
+        "order_placed", order_placed("O5", "C2", "web", [("B", 4, "0.000000001")]), ts("2026-03-04T10:00:00")
+    )
     b_v2 = card("B", "LeBron James", "Lakers", "1.00", sport="basketball", rookie=True)
     raw.event("card_updated", card_updated(b_v2), ts("2026-03-03T00:00:00"))
     raw.event("batch_completed", batch_completed("BT3", "A", 10, 10, 10), ts("2026-03-02T10:00:00"))

@@ -40,12 +40,16 @@ def runs(dbt_project: DbtProject, raw_writer: RawWriter) -> dict[str, Any]:
         "select cast(order_date as varchar), sku, player_name, team, order_count, units_ordered, units_net, "
         "gross_revenue, net_revenue from marts.fct_daily_demand"
     )
-    out["cards"] = dbt_project.query("select sku, valid_from, team, list_price, valid_to, is_current from marts.dim_card")
+    out["cards"] = dbt_project.query(
+        "select sku, valid_from, team, list_price, valid_to, is_current from marts.dim_card"
+    )
     out["batches"] = dbt_project.query(
         "select batch_id, planned_units, produced_units, defective_units, defect_rate, cycle_time_seconds "
         "from marts.fct_batch_performance"
     )
-    out["customers"] = dbt_project.query("select customer_id, order_count, first_channel from marts.dim_customer")
+    out["customers"] = dbt_project.query(
+        "select customer_id, order_count, first_channel from marts.dim_customer"
+    )
     dbt_project.run("build")
     out["rerun"] = snapshot_marts(dbt_project)
     out["run_results"] = json.loads((dbt_project.work / "target/run_results.json").read_text())["results"]
@@ -67,7 +71,7 @@ def test_fct_orders_first_load(runs: dict[str, Any]) -> None:
 
 
 def test_fct_orders_after_late_events(runs: dict[str, Any]) -> None:
-    """The late refund restates O1, the out-of-order 'paid' leaves O2 cancelled, O4's redelivery counts once."""
+    """Late refund restates O1, an out-of-order 'paid' leaves O2 cancelled, O4's redelivery counts once."""
     assert runs["phase_two_orders"] == FCT_ORDERS_PHASE_TWO
 
 
@@ -97,8 +101,17 @@ def test_rerun_changes_nothing(runs: dict[str, Any]) -> None:
     assert runs["rerun"] == runs["incremental"]
 
 
-@pytest.mark.parametrize("table", ["marts.fct_orders", "marts.dim_card", "marts.dim_customer", "marts.dim_date",
-                                   "marts.fct_batch_performance", "marts.fct_daily_demand"])
+@pytest.mark.parametrize(
+    "table",
+    [
+        "marts.fct_orders",
+        "marts.dim_card",
+        "marts.dim_customer",
+        "marts.dim_date",
+        "marts.fct_batch_performance",
+        "marts.fct_daily_demand",
+    ],
+)
 def test_incremental_equals_full_refresh(runs: dict[str, Any], table: str) -> None:
     assert runs["incremental"][table], f"{table} is empty: the comparison would prove nothing"
     assert runs["full_refresh"][table] == runs["incremental"][table]

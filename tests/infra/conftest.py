@@ -1,4 +1,4 @@
-"""Synthesize every environment once per session (jsii is slow): tests assert many properties on the result."""
+"""Synthesize every environment once per session (jsii is slow); tests assert many properties on it."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(Path.home() / ".cache" / "jsii"))
 
-from cardinfra.config import ENVIRONMENTS, EnvConfig, get_config  # noqa: E402
+import cdktn
+from cardinfra.app import build, new_app
+from cardinfra.config import ENVIRONMENTS, EnvConfig, get_config
 
 
 @dataclass(frozen=True)
 class Synth:
-    """One environment's stacks: Testing.synth strings (for the cdktn matchers) and parsed JSON."""
+    """One environment's stacks: cdktn.Testing.synth strings (for the cdktn matchers) and parsed JSON."""
 
     cfg: EnvConfig
     aws: str
@@ -44,18 +46,14 @@ def outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def synths(outdir: Path) -> dict[str, Synth]:
-    """All three environments through the same code path as `make synth` (files land in `outdir` for checkov)."""
-    from cdktn import Testing
-
-    from cardinfra.app import build, new_app
-
+    """All three environments, same code path as `make synth` (files land in `outdir` for checkov)."""
     out: dict[str, Synth] = {}
     for env in ENVIRONMENTS:
         cfg = get_config(env)
         app = new_app(str(outdir))
         snowflake, aws = build(app, cfg)
         app.synth()
-        out[env] = Synth(cfg, Testing.synth(aws, True), Testing.synth(snowflake, True))
+        out[env] = Synth(cfg, cdktn.Testing.synth(aws, True), cdktn.Testing.synth(snowflake, True))
     return out
 
 

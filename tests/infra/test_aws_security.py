@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cdktn import Testing
+import cdktn
 from conftest import Synth
 
 DATA_SERVICES = ("s3:", "kms:", "sqs:", "secretsmanager:", "mq:", "logs:", "airflow:")
@@ -33,9 +33,14 @@ def test_four_buckets_named_per_env(synth: Synth) -> None:
 def test_every_bucket_blocks_public_access(synth: Synth) -> None:
     blocks = _by_bucket(synth, "aws_s3_bucket_public_access_block")
     for rid in _bucket_ids(synth):
-        for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"):
+        for flag in (
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        ):
             assert blocks[_ref(rid)][flag] is True, (rid, flag)
-    assert Testing.to_have_resource_with_properties(
+    assert cdktn.Testing.to_have_resource_with_properties(
         synth.aws, "aws_s3_bucket_public_access_block", {"restrict_public_buckets": True}
     )
 
@@ -64,7 +69,9 @@ def test_lifecycle_tiers_raw_and_expires_noncurrent(synth: Synth) -> None:
     for rid, name in _bucket_ids(synth).items():
         rule = lifecycles[_ref(rid)]["rule"][0]
         assert rule["status"] == "Enabled"
-        assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": cfg.noncurrent_version_expiry_days}]
+        assert rule["noncurrent_version_expiration"] == [
+            {"noncurrent_days": cfg.noncurrent_version_expiry_days}
+        ]
         assert rule["abort_incomplete_multipart_upload"] == [{"days_after_initiation": 7}]
         if name == cfg.bucket("raw"):
             assert rule["transition"] == [
@@ -110,18 +117,24 @@ def test_kms_key_rotates_with_explicit_policy(synth: Synth) -> None:
 
 
 def test_broker_is_private_logged_with_maintenance_window(synth: Synth) -> None:
-    assert Testing.to_have_resource_with_properties(
+    assert cdktn.Testing.to_have_resource_with_properties(
         synth.aws,
         "aws_mq_broker",
         {
             "engine_type": "RabbitMQ",
             "publicly_accessible": False,
             "logs": {"general": True},
-            "maintenance_window_start_time": {"day_of_week": "SUNDAY", "time_of_day": "04:00", "time_zone": "UTC"},
+            "maintenance_window_start_time": {
+                "day_of_week": "SUNDAY",
+                "time_of_day": "04:00",
+                "time_zone": "UTC",
+            },
             "host_instance_type": synth.cfg.mq_instance_type,
         },
     )
-    (sg,) = [r for r in synth.resources("aws", "aws_security_group").values() if r["name"].endswith("-broker")]
+    (sg,) = [
+        r for r in synth.resources("aws", "aws_security_group").values() if r["name"].endswith("-broker")
+    ]
     for rule in sg["ingress"]:
         assert rule["cidr_blocks"] == [synth.cfg.network.vpc_cidr]
 
@@ -164,10 +177,18 @@ def test_snowflake_role_trusts_snowflake_user_with_external_id(synth: Synth) -> 
     }
     assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": synth.cfg.snowflake_external_id}}
     policy = next(
-        p for p in synth.resources("aws", "aws_iam_role_policy").values() if "snowflake-storage-role" in p["role"]
+        p
+        for p in synth.resources("aws", "aws_iam_role_policy").values()
+        if "snowflake-storage-role" in p["role"]
     )
     actions = {a for st in _statements(policy["policy"]) for a in st["Action"]}
-    assert actions == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:GetBucketLocation", "kms:Decrypt"}
+    assert actions == {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:ListBucket",
+        "s3:GetBucketLocation",
+        "kms:Decrypt",
+    }
 
 
 def test_ingest_lambda_handler_dlq_vpc_and_mq_mapping(synth: Synth) -> None:
@@ -175,7 +196,11 @@ def test_ingest_lambda_handler_dlq_vpc_and_mq_mapping(synth: Synth) -> None:
     assert fn["handler"] == "cardpipe.ingest.lambda_handler.handler"
     assert fn["runtime"] == "python3.12"
     assert fn["architectures"] == ["x86_64"]
-    assert fn["filename"].endswith("/build/lambda/cardpipe-ingest.zip")
+    assert fn["s3_key"] == "${aws_s3_object.ingest-package.key}"
+    (package,) = [
+        o for o in synth.resources("aws", "aws_s3_object").values() if o["key"].startswith("lambda/")
+    ]
+    assert package["source"].endswith("/build/lambda/cardpipe-ingest.zip")
     assert fn["source_code_hash"].startswith("${filebase64sha256(")
     assert fn["dead_letter_config"] == {"target_arn": "${aws_sqs_queue.ingest-dlq.arn}"}
     assert fn["vpc_config"]["subnet_ids"] == list(synth.cfg.network.private_subnet_ids)
@@ -203,12 +228,20 @@ def test_mwaa_private_all_logs_kms_and_artifacts(synth: Synth) -> None:
     assert mwaa["environment_class"] == synth.cfg.mwaa_environment_class
     assert mwaa["name"] == f"sportscards-{synth.cfg.env}"
     logging = mwaa["logging_configuration"]
-    assert set(logging) == {"dag_processing_logs", "scheduler_logs", "task_logs", "webserver_logs", "worker_logs"}
+    assert set(logging) == {
+        "dag_processing_logs",
+        "scheduler_logs",
+        "task_logs",
+        "webserver_logs",
+        "worker_logs",
+    }
     assert all(cfg["enabled"] is True for cfg in logging.values())
     assert mwaa["requirements_s3_path"] == "${aws_s3_object.mwaa-requirements-txt.key}"
     assert mwaa["plugins_s3_path"] == "${aws_s3_object.mwaa-plugins-zip.key}"
     assert mwaa["startup_script_s3_path"] == "${aws_s3_object.mwaa-startup-sh.key}"
-    objects = {o["key"]: o for o in synth.resources("aws", "aws_s3_object").values()}
+    objects = {
+        o["key"]: o for o in synth.resources("aws", "aws_s3_object").values() if "lambda/" not in o["key"]
+    }
     assert set(objects) == {"requirements.txt", "plugins.zip", "startup.sh"}
     for key, obj in objects.items():
         assert obj["source"].endswith(f"/airflow/build/mwaa/{synth.cfg.env}/{key}")

@@ -18,15 +18,31 @@ def test_checkov_reports_no_failed_checks(synths: dict[str, Synth], outdir: Path
     assert len(stacks) == 6, stacks  # 3 environments x (snowflake, aws)
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
     proc = subprocess.run(
-        [sys.executable, "-m", "checkov.main", "--config-file", str(ROOT / ".checkov.yaml"),
-         "-d", str(outdir / "stacks"), "-o", "json"],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "checkov.main",
+            "--config-file",
+            str(ROOT / ".checkov.yaml"),
+            "-d",
+            str(outdir / "stacks"),
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+        check=False,
     )
     report = json.loads(proc.stdout)
     reports = report if isinstance(report, list) else [report]
     summary = reports[0]["summary"]
     failed = [
-        f"{c['check_id']} {c['resource']} ({c['file_path']})" for r in reports for c in r["results"]["failed_checks"]
+        f"{c['check_id']} {c['resource']} ({c['file_path']})"
+        for r in reports
+        for c in r["results"]["failed_checks"]
     ]
     assert failed == [], "\n".join(failed)
     assert summary["failed"] == 0 and summary["passed"] > 100

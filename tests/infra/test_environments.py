@@ -6,9 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Synth
-
 from cardinfra.config import get_config
+from conftest import Synth
 
 
 def test_prod_broker_is_a_multi_az_cluster(synths: dict[str, Synth]) -> None:
@@ -35,10 +34,16 @@ def test_sizes_grow_towards_prod(synths: dict[str, Synth]) -> None:
     def mwaa(env: str) -> dict[str, Any]:
         return next(iter(synths[env].resources("aws", "aws_mwaa_environment").values()))
 
-    assert [mwaa(e)["environment_class"] for e in ("dev", "staging", "prod")] == ["mw1.small", "mw1.medium", "mw1.large"]
+    assert [mwaa(e)["environment_class"] for e in ("dev", "staging", "prod")] == [
+        "mw1.small",
+        "mw1.medium",
+        "mw1.large",
+    ]
     assert mwaa("prod")["max_workers"] > mwaa("dev")["max_workers"]
     mq = {e: next(iter(synths[e].resources("aws", "aws_mq_broker").values())) for e in synths}
-    assert mq["dev"]["host_instance_type"] == "mq.t3.micro" and mq["prod"]["host_instance_type"] == "mq.m5.large"
+    assert (
+        mq["dev"]["host_instance_type"] == "mq.t3.micro" and mq["prod"]["host_instance_type"] == "mq.m5.large"
+    )
     logs = {e: next(iter(synths[e].resources("aws", "aws_cloudwatch_log_group").values())) for e in synths}
     assert logs["prod"]["retention_in_days"] == 365
 

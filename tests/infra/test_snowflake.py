@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from cdktn import Testing
+import cdktn
 from conftest import Synth
 
 
 def test_database_and_schemas(synth: Synth) -> None:
     db = synth.cfg.snowflake_database
-    assert Testing.to_have_resource_with_properties(synth.snowflake, "snowflake_database", {"name": db})
+    assert cdktn.Testing.to_have_resource_with_properties(synth.snowflake, "snowflake_database", {"name": db})
     schemas = {r["name"] for r in synth.resources("snowflake", "snowflake_schema").values()}
     assert schemas == {"RAW", "STAGING", "MART"}
 
@@ -30,7 +30,11 @@ def test_warehouses_auto_suspend_under_resource_monitor(synth: Synth) -> None:
 def test_roles_roll_up_to_sysadmin(synth: Synth) -> None:
     roles = {r["name"] for r in synth.resources("snowflake", "snowflake_account_role").values()}
     assert roles == {"LOADER", "TRANSFORMER", "REPORTER"}
-    parents = [g for g in synth.resources("snowflake", "snowflake_grant_account_role").values() if "parent_role_name" in g]
+    parents = [
+        g
+        for g in synth.resources("snowflake", "snowflake_grant_account_role").values()
+        if "parent_role_name" in g
+    ]
     assert len(parents) == 3 and all(g["parent_role_name"] == "SYSADMIN" for g in parents)
 
 
@@ -66,7 +70,7 @@ def test_service_users_key_pair_only(synth: Synth) -> None:
     for user in users.values():
         assert user["rsa_public_key"]
         assert "password" not in user
-    assert Testing.to_have_resource_with_properties(
+    assert cdktn.Testing.to_have_resource_with_properties(
         synth.snowflake, "snowflake_service_user", {"default_warehouse": "LOAD_WH"}
     )
 

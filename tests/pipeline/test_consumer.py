@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pika
 import pytest
 from cardpipe.bronze.store import LocalStore, open_store
 from cardpipe.config import BatchSettings, BronzeSettings, RabbitSettings, Settings
+from cardpipe.errors import ServiceUnavailable
 from cardpipe.ingest.consumer import run_consumer
 from cardpipe.sources.rabbit import declare_topology, routing_key
 
@@ -172,3 +174,15 @@ def test_quarantine_does_not_block_and_is_acked(
     assert stats.counts.quarantined == dict.fromkeys(poison, 1)
     assert queue_depth(rabbit_settings) == 0
     assert queue_depth(rabbit_settings, rabbit_settings.dead_letter_queue) == 0
+
+
+def test_unreachable_broker_fails_fast_with_advice(local_bronze: BronzeSettings, tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rabbit = RabbitSettings(url=f"amqp://guest:guest@127.0.0.1:{port}/%2F")
+    settings = Settings(data_dir=tmp_path, rabbitmq=rabbit, bronze=local_bronze)
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable, match="RABBITMQ_URL"):
+        run_consumer(settings, until_idle=True, handle_signals=False)
+    assert time.monotonic() - started < 30

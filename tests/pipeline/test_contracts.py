@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -34,7 +35,7 @@ CASES: list[tuple[str, Message, dict[str, object]]] = [
     ("card_created", payloads.card_created(CARD), CARD_VIEW),
     (
         "card_updated",
-        payloads.card_updated(CardState(**{**CARD_VIEW, "list_price": Decimal("0.1"), "print_run": None})),  # type: ignore[arg-type]
+        payloads.card_updated(replace(CARD, list_price=Decimal("0.1"), print_run=None)),
         {**CARD_VIEW, "print_run": None, "list_price": {"amount": "0.1", "currency_code": "USD"}},
     ),
     (

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cardpipe.contracts.codec import DecodedEvent, Rejection, decode, encode_event
+from cardpipe.contracts.registry import EVENT_TYPES
 from cardpipe.generator import ANCHOR, MALFORMED_REASONS, Rates, build_world, generate, payloads
 from cardpipe.generator.stream import GeneratedEvent
+from sportscards.envelope.v1.envelope_pb2 import EventEnvelope
 
 N = 6000
 SKUS = 120
@@ -167,13 +169,30 @@ def test_orders_lifecycles_and_batches_are_consistent(history: list[GeneratedEve
     assert sum(ranked[: SKUS // 10]) > sum(ranked[SKUS // 2 :])
 
 
-def test_fast_envelope_matches_encode_event(history: list[GeneratedEvent]) -> None:
+def test_fast_envelope_matches_encode_event(
+    history: list[GeneratedEvent], live: list[GeneratedEvent]
+) -> None:
+    """The generator's envelope encoder is byte-for-byte codec.encode_event, for every valid event."""
+    for event in history + live:
+        if event.is_malformed:
+            continue
+        envelope = EventEnvelope.FromString(event.body)
+        spec = EVENT_TYPES[envelope.event_type]
+        payload = spec.message.FromString(envelope.payload.value)
+        assert event.event_id is not None and event.occurred_at is not None
+        expected = encode_event(
+            event_id=event.event_id,
+            event_type=spec.event_type,
+            occurred_at=event.occurred_at,
+            payload=payload,
+        )
+        assert event.body == expected
     card = build_world(7, skus=3).cards[0]
-    message = payloads.card_created(card)
-    for event in (e for e in history[:50] if e.occurred_at is not None and e.event_type == "card_created"):
-        assert event.event_id is not None and event.occurred_us is not None
-        fast = payloads.encode_body(event.event_id, "card_created", event.occurred_us, message)
+    # a whole second (nanos 0) and the epoch (seconds 0) are the proto3 default-value edge cases
+    for when in (datetime(2026, 1, 1, tzinfo=UTC), datetime(1970, 1, 1, 0, 0, 0, 5, tzinfo=UTC)):
+        micros = (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        fast = payloads.encode_body("e", "card_created", micros, payloads.card_created(card))
         slow = encode_event(
-            event_id=event.event_id, event_type="card_created", occurred_at=event.occurred_at, payload=message
+            event_id="e", event_type="card_created", occurred_at=when, payload=payloads.card_created(card)
         )
         assert fast == slow

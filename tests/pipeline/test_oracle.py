@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from cardpipe.contracts.codec import encode_event
-from cardpipe.generator import payloads
-from cardpipe.generator.oracle import Sales, compute
+from cardpipe.generator import Rates, generate, payloads
+from cardpipe.generator.oracle import Sales, compute, expected_for_run
 from cardpipe.generator.world import CardState
 from google.protobuf.message import Message
 
@@ -127,3 +127,36 @@ def test_oracle_is_independent_of_arrival_order_and_duplicates() -> None:
     assert backward.totals == forward.totals
     assert backward.order_status == forward.order_status
     assert backward.card_versions == forward.card_versions
+
+
+def test_oracle_on_a_generated_run_is_self_consistent() -> None:
+    """On real generator output: the breakdowns add up to the totals, and arrival order does not matter."""
+    rates = Rates(duplicate=0.05, late=0.05, malformed=0.02)
+    history = list(generate("history", 2500, seed=3, rates=rates, skus=60))
+    live = list(generate("live", 800, seed=3, rates=rates, skus=60))
+    bodies = [e.body for e in history + live]
+    expected = compute(bodies)
+    assert expected.rejected == sum(e.is_malformed for e in history + live)
+    assert expected.duplicates == sum(e.kind == "duplicate" for e in history + live)
+    for breakdown in (expected.by_sku, expected.by_player, expected.by_team):
+        assert sum((s.gross for s in breakdown.values()), Decimal(0)) == expected.totals.gross
+        assert sum((s.net for s in breakdown.values()), Decimal(0)) == expected.totals.net
+        assert sum(s.units for s in breakdown.values()) == expected.totals.units
+    assert "unknown" not in expected.by_team, "every sold SKU has a catalog version when it sells"
+    assert sum(expected.orders_by_status.values()) == expected.orders
+    assert {"cancelled", "refunded", "delivered"} <= set(expected.orders_by_status)
+    assert expected.totals.net < expected.totals.gross
+    assert expected.card_versions > expected.skus == 60
+    shuffled = compute(sorted(bodies + bodies[::7]))
+    assert (shuffled.totals, shuffled.order_status, shuffled.card_versions) == (
+        expected.totals, expected.order_status, expected.card_versions,
+    )  # fmt: skip
+    assert shuffled.batches == expected.batches
+
+
+def test_expected_for_run_combines_both_streams() -> None:
+    run = expected_for_run(seed=3, history_events=300, live_events=100)
+    both = [e.body for e in generate("history", 300, seed=3)] + [
+        e.body for e in generate("live", 100, seed=3)
+    ]
+    assert run == compute(both)

@@ -8,6 +8,7 @@ from pathlib import Path
 from cardpipe.bronze.store import open_store
 from cardpipe.config import BronzeSettings, RabbitSettings
 from cardpipe.ingest.consumer import run_consumer
+from sportscards.envelope.v1.envelope_pb2 import EventEnvelope
 
 from .test_consumer import make_settings, publish, queue_depth
 from .test_landing import poison_messages, read_lines, valid_events
@@ -48,3 +49,33 @@ def test_each_poison_kind_is_quarantined_and_valid_ones_behind_it_land(
     # Acked, not dead-lettered or stuck.
     assert queue_depth(rabbit_settings) == 0
     assert queue_depth(rabbit_settings, rabbit_settings.dead_letter_queue) == 0
+
+
+def test_out_of_range_occurred_at_is_quarantined_not_a_crash(
+    rabbit_settings: RabbitSettings, local_bronze: BronzeSettings, tmp_path: Path
+) -> None:
+    """A timestamp datetime cannot hold must not crash the consumer (it would be redelivered forever)."""
+    envelopes = []
+    for seconds, nanos in ((10**13, 0), (1_772_000_000, -5)):
+        envelope = EventEnvelope()
+        envelope.ParseFromString(valid_events(1).popitem()[1])
+        envelope.occurred_at.seconds = seconds
+        envelope.occurred_at.nanos = nanos
+        envelopes.append(envelope.SerializeToString())
+    good = valid_events(3)
+    publish(rabbit_settings, [*envelopes, *good.values()])
+
+    stats = run_consumer(
+        make_settings(rabbit_settings, local_bronze, tmp_path),
+        until_idle=True,
+        idle_seconds=0.5,
+        handle_signals=False,
+    )
+
+    assert stats.counts.quarantined == {"invalid_value": 2}
+    lines = read_lines(open_store(local_bronze), "raw/quarantine/")
+    assert all("occurred_at" in line["detail"] for line in lines)
+    assert sorted(line["event_id"] for line in read_lines(open_store(local_bronze), "raw/events/")) == sorted(
+        good
+    )
+    assert queue_depth(rabbit_settings) == 0

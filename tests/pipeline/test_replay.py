@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 from cardpipe.bronze.store import open_store
-from cardpipe.config import BronzeSettings
+from cardpipe.commands.replay import command as replay_command
+from cardpipe.config import BronzeSettings, Settings, get_settings
 from cardpipe.load import run_load, run_replay
+from click.testing import CliRunner
 
 from .test_load_duckdb import assert_consistent, settings_for, table_counts, write_dataset
 
@@ -38,37 +38,39 @@ def test_replay_rebuilds_raw_exactly_from_bronze(bronze_settings: BronzeSettings
     assert run_load(settings).files_loaded == 0  # the audit is complete again
 
 
-def _cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    cardpipe = Path(sys.executable).with_name("cardpipe")
-    return subprocess.run(
-        [cardpipe, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False
-    )
+@pytest.fixture
+def cli_env(
+    local_bronze: BronzeSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """The CLI's settings come from the environment (and are cached): point them at this test's files."""
+    settings = settings_for(local_bronze, tmp_path)
+    monkeypatch.setenv("BRONZE_BACKEND", "local")
+    monkeypatch.setenv("BRONZE_DIR", str(local_bronze.dir))
+    monkeypatch.setenv("WAREHOUSE_KIND", "duckdb")
+    monkeypatch.setenv("WAREHOUSE_DUCKDB_PATH", str(settings.warehouse.duckdb_path))
+    get_settings.cache_clear()
+    yield settings
+    get_settings.cache_clear()
 
 
 @pytest.mark.integration
-def test_replay_cli_asks_before_dropping(local_bronze: BronzeSettings, tmp_path: Path) -> None:
+def test_replay_cli_asks_before_dropping(local_bronze: BronzeSettings, cli_env: Settings) -> None:
+    settings = cli_env
     written = write_dataset(open_store(local_bronze), files=2)
-    settings = settings_for(local_bronze, tmp_path)
     run_load(settings)
     with duckdb.connect(str(settings.warehouse.duckdb_path)) as conn:
         conn.execute("DELETE FROM raw.events")
-    env = os.environ | {
-        "BRONZE_BACKEND": "local",
-        "BRONZE_DIR": str(local_bronze.dir),
-        "WAREHOUSE_KIND": "duckdb",
-        "WAREHOUSE_DUCKDB_PATH": str(settings.warehouse.duckdb_path),
-        "CARDPIPE_LOG_FORMAT": "json",
-    }
+    runner = CliRunner()
 
-    declined = _cli(["replay"], env, stdin="n\n")
-    assert declined.returncode == 1 and "Aborted" in declined.stderr
+    declined = runner.invoke(replay_command, [], input="n\n")
+    assert declined.exit_code == 1 and "Aborted" in declined.output
     assert sum(table_counts(settings).values()) == sum(written.values()) - 25  # untouched
 
-    confirmed = _cli(["replay"], env, stdin="y\n")
-    assert confirmed.returncode == 0, confirmed.stderr
+    confirmed = runner.invoke(replay_command, [], input="y\n")
+    assert confirmed.exit_code == 0, confirmed.output
     assert table_counts(settings) == written
 
-    unattended = _cli(["replay", "--yes"], env)
-    assert unattended.returncode == 0, unattended.stderr
-    assert f"replayed {len(written)} file(s)" in unattended.stdout
+    unattended = runner.invoke(replay_command, ["--yes"])
+    assert unattended.exit_code == 0, unattended.output
+    assert f"replayed {len(written)} file(s)" in unattended.output
     assert table_counts(settings) == written

@@ -9,6 +9,7 @@ import pytest
 from cardpipe.commands.seed_journal import command
 from cardpipe.config import PostgresSettings, get_settings
 from cardpipe.generator import Rates, generate
+from cardpipe.generator.stream import GeneratedEvent
 from cardpipe.sources.journal import connect, ensure_schema
 from cardpipe.sources.journal_writer import write_events
 from click.testing import CliRunner
@@ -66,8 +67,6 @@ def test_seed_is_idempotent_in_schema_and_reset_truncates(pg_env: PostgresSettin
 
 def test_writer_escapes_text_and_keeps_bytes(pg_settings: PostgresSettings) -> None:
     """Every byte value survives COPY (bytea hex), including tabs, newlines and backslashes."""
-    from cardpipe.generator.stream import GeneratedEvent
-
     tricky = GeneratedEvent(
         None, "weird\\type\twith\ncontrol", None, None, bytes(range(256)), "malformed:garbage"
     )

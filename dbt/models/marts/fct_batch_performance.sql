@@ -37,7 +37,12 @@ select
     completed.occurred_at as completed_at,
     case
         when started.occurred_at is not null and completed.occurred_at is not null
-            then {{ dbt.datediff('started.occurred_at', 'completed.occurred_at', 'second') }}
+            -- Exact elapsed time: microsecond difference scaled to seconds (a 'second' datediff counts
+            -- boundary crossings and can be off by one for sub-second timestamps).
+            then cast(
+                {{ dbt.datediff('started.occurred_at', 'completed.occurred_at', 'microsecond') }} / 1000000.0  -- noqa: LT05
+                as decimal(18, 6)
+            )
     end as cycle_time_seconds,
     completed.batch_id is not null as is_completed
 from started

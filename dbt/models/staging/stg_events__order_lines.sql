@@ -10,7 +10,7 @@ with orders as (
     from {{ ref('stg_events__order_placed') }} as o
     {%- if is_incremental() %}
         where
-            o.loaded_at >= (select coalesce(max(t.loaded_at), cast('1900-01-01' as timestamp)) from {{ this }} as t)
+            o.loaded_at >= ({{ staging_watermark() }})
             and not exists (
                 select 1 from {{ this }} as t
                 where t.event_id = o.event_id

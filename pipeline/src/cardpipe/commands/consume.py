@@ -22,10 +22,10 @@ from cardpipe.ingest.consumer import DEFAULT_IDLE_SECONDS, ConsumeStats, run_con
 )
 @click.option(
     "--workers",
-    type=click.IntRange(0, 1),
+    type=click.IntRange(0, 8),
     default=1,
     show_default=True,
-    help="1: decode/gzip/write in a worker process, overlapping with receiving; 0: inline.",
+    help="Landing worker processes (decode, gzip, write) overlapping with receiving; 0: inline.",
 )
 def command(until_idle: bool, idle_seconds: float, workers: int) -> None:
     """Land live events in bronze; SIGTERM/Ctrl-C flushes, acks and exits 0."""

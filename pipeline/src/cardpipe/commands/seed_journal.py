@@ -27,9 +27,27 @@ def generator_options[F: Callable[..., Any]](func: F) -> F:
     options = (
         click.option("--events", type=click.IntRange(min=0), required=True, help="Number of events to emit."),
         click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same world."),
-        click.option("--duplicate-rate", type=_RATE, default=defaults.duplicate, show_default=True),
-        click.option("--late-rate", type=_RATE, default=defaults.late, show_default=True),
-        click.option("--malformed-rate", type=_RATE, default=defaults.malformed, show_default=True),
+        click.option(
+            "--duplicate-rate",
+            type=_RATE,
+            default=defaults.duplicate,
+            show_default=True,
+            help="Share of events sent again (same event_id and bytes).",
+        ),
+        click.option(
+            "--late-rate",
+            type=_RATE,
+            default=defaults.late,
+            show_default=True,
+            help="Share of events emitted after events that occurred later.",
+        ),
+        click.option(
+            "--malformed-rate",
+            type=_RATE,
+            default=defaults.malformed,
+            show_default=True,
+            help="Share of malformed bodies (garbage, wrong type, missing field, bad quantity, unknown type)",
+        ),
     )
     for option in reversed(options):
         func = option(func)
@@ -50,7 +68,13 @@ def progress_bar(label: str, console: Console) -> Progress:
 @click.command("seed-journal")
 @generator_options
 @click.option("--reset", is_flag=True, help="Truncate journal.events first (makes a re-run idempotent).")
-@click.option("--chunk-rows", type=click.IntRange(min=1), default=DEFAULT_CHUNK_ROWS, show_default=True)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CHUNK_ROWS,
+    show_default=True,
+    help="Rows per COPY (one transaction each).",
+)
 def command(  # noqa: PLR0917 - one parameter per CLI option
     events: int,
     seed: int,

@@ -35,9 +35,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 from cardpipe.contracts.codec import DecodedEvent, decode
+from cardpipe.generator.stream import Rates, generate
 
 PLACED = "placed"
 NO_REVENUE_STATUSES = frozenset({"cancelled", "refunded"})
@@ -225,3 +227,12 @@ def compute(bodies: Iterable[bytes]) -> Expected:
             expected.by_team[version.team if version else UNKNOWN].add(quantity, gross, net)
     _batches(events, expected)
     return expected
+
+
+def expected_for_run(
+    *, seed: int, history_events: int, live_events: int, rates: Rates | None = None
+) -> Expected:
+    """The expected gold numbers of `seed-journal --events H` plus `publish --events L` with one seed."""
+    history = generate("history", history_events, seed=seed, rates=rates)
+    live = generate("live", live_events, seed=seed, rates=rates)
+    return compute(event.body for event in chain(history, live))

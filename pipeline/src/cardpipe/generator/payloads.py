@@ -5,12 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
-from google.protobuf.any_pb2 import Any as AnyMessage
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from sportscards.catalog.v1 import catalog_pb2
 from sportscards.common.v1.money_pb2 import Money
-from sportscards.envelope.v1.envelope_pb2 import EventEnvelope
 from sportscards.manufacturing.v1 import manufacturing_pb2
 from sportscards.orders.v1 import orders_pb2
 
@@ -118,23 +116,52 @@ def batch_completed(  # noqa: PLR0917 - mirrors the message's fields
 CENT_PRICE = Decimal("1.00")
 
 
-def encode_body(event_id: str, event_type: str, occurred_us: int, payload: Message) -> bytes:
-    """Byte-for-byte what `codec.encode_event` produces, without its datetime conversion.
+def _varint(value: int) -> bytes:
+    if value < 0x80:
+        return bytes((value,))
+    if value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
-    The generator encodes millions of envelopes; FromDatetime is a third of encode_event's cost.
-    tests/pipeline/test_generator.py checks the two stay identical.
-    """
+
+def _field(tag: int, value: bytes) -> bytes:
+    """A length-delimited protobuf field (tag byte already includes wire type 2)."""
+    return bytes((tag,)) + _varint(len(value)) + value
+
+
+def _envelope_parts(event_type: str) -> tuple[bytes, bytes, bytes]:
     spec = EVENT_TYPES[event_type]
+    type_and_version = _field(0x12, event_type.encode()) + b"\x18" + _varint(spec.schema_version)
+    return type_and_version, _field(0x2A, spec.producer.encode()), _field(0x0A, spec.type_url.encode())
+
+
+_ENVELOPE_PARTS = {name: _envelope_parts(name) for name in EVENT_TYPES}
+
+
+def encode_body(event_id: str, event_type: str, occurred_us: int, payload: Message) -> bytes:
+    """Byte-for-byte what `codec.encode_event` produces for a registered type, about 3x faster.
+
+    The generator encodes millions of envelopes, and only the id, the time and the payload change
+    between them: the constant fields are pre-encoded (proto3 wire format, fields in number order).
+    tests/pipeline/test_generator.py checks every generated body against encode_event.
+    """
+    type_and_version, producer, type_url = _ENVELOPE_PARTS[event_type]
     seconds, micros = divmod(occurred_us, 1_000_000)
-    envelope = EventEnvelope(
-        event_id=event_id,
-        event_type=event_type,
-        schema_version=spec.schema_version,
-        producer=spec.producer,
-        occurred_at=Timestamp(seconds=seconds, nanos=micros * 1000),
-        payload=AnyMessage(type_url=spec.type_url, value=payload.SerializeToString()),
-    )
-    return envelope.SerializeToString()
+    timestamp = Timestamp(seconds=seconds, nanos=micros * 1000).SerializeToString()
+    value = payload.SerializeToString()
+    any_payload = type_url + (_field(0x12, value) if value else b"")
+    return b"".join((
+        _field(0x0A, event_id.encode()),
+        type_and_version,
+        _field(0x22, timestamp),
+        producer,
+        _field(0x32, any_payload),
+    ))  # fmt: skip
 
 
 PRODUCERS: dict[str, str] = {name: spec.producer for name, spec in EVENT_TYPES.items()}

@@ -39,7 +39,7 @@ CENT = Decimal("0.01")
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """Share of emitted events that are duplicates, late arrivals and malformed."""
+    """Anomaly rates: malformed per emitted slot, late per valid event, duplicate per on-time valid event."""
 
     duplicate: float = 0.02
     late: float = 0.01
@@ -122,8 +122,10 @@ class _StreamBuilder:
         return self.now + self.dt * self.rng.randint(slots_low, slots_high)
 
     def _schedule(self, due: int, event_type: str, payload: Message) -> None:
+        if due >= self.end:
+            return  # beyond the span: left out (the order stays in its last state), never clamped
         self.seq += 1
-        heapq.heappush(self.pending, (min(due, self.end), self.seq, event_type, payload))
+        heapq.heappush(self.pending, (due, self.seq, event_type, payload))
 
     def _tick(self) -> None:
         self.now = min(self.now + int(self.dt * (0.5 + self.rng.random())), self.end)

@@ -23,9 +23,9 @@ class CopyFormatError(ValueError):
     """The bytes are not a binary COPY stream of (bigint, bytea) rows."""
 
 
-def iter_seq_body(data: bytes | memoryview) -> Iterator[tuple[int, bytes]]:
+def iter_seq_body(data: bytes) -> Iterator[tuple[int, bytes]]:
     """Yield (seq, body) from a binary COPY of `SELECT seq, body ...` (both NOT NULL)."""
-    view = memoryview(data)
+    view = data
     if len(view) < _HEADER.size:
         raise CopyFormatError("truncated COPY header")
     signature, _flags, extension = _HEADER.unpack_from(view, 0)
@@ -51,6 +51,6 @@ def iter_seq_body(data: bytes | memoryview) -> Iterator[tuple[int, bytes]]:
             pos = start + body_len
             if pos > len(view):
                 raise CopyFormatError(f"truncated body of seq {seq}")
-            yield seq, bytes(view[start:pos])
+            yield seq, view[start:pos]
     except struct.error as exc:
         raise CopyFormatError(f"truncated COPY stream: {exc}") from None

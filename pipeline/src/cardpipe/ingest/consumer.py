@@ -7,9 +7,10 @@ nothing of that batch is acked: the consumer stops with the error, the channel c
 redelivers every unacked message (the quorum queue's delivery limit dead-letters a message that keeps
 crashing consumers). SIGTERM/SIGINT stop consuming, flush and ack the current batch, then close.
 
-With `workers=1` (the CLI default) the decode + gzip + write of a batch runs in one worker process while
-this process keeps receiving the next batch, so the two overlap on two cores; acks still go out strictly
-in batch order, each only after its batch's write returned. `workers=0` lands inline (tests, Lambda-like).
+With `workers=N` (the CLI default is 1) the decode + gzip + write of a batch runs in a worker process while
+this process keeps receiving the next batch, so they overlap on several cores; acks still go out strictly
+in batch order, each only after its batch's write returned (a finished worker wakes the connection with
+pika's `add_callback_threadsafe`). `workers=0` lands inline in this process.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 log = get_logger("cardpipe.consume")
 
-DEFAULT_IDLE_SECONDS = 2.0
+DEFAULT_IDLE_SECONDS = 5.0  # long enough for a publisher started alongside to connect
 POLL_SECONDS = 0.1
 
 
@@ -87,9 +88,11 @@ _worker_store: BronzeStore | None = None
 
 
 def _worker_init(settings: BronzeSettings) -> None:
-    """Worker process: ignore Ctrl-C (the parent decides when to stop) and open the store once."""
+    """Worker process: ignore SIGINT/SIGTERM sent to the whole group (the parent decides when to stop and
+    lets running batches finish) and open the store once."""
     global _worker_store  # noqa: PLW0603 - one store per worker process
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker_store = open_store(settings)
 
 
@@ -109,7 +112,7 @@ def _warm_up() -> int:
 
 
 class _Lander:
-    """Runs `_land_batch` inline or in one worker process and hands back futures."""
+    """Runs `_land_batch` inline or in worker processes and hands back futures."""
 
     def __init__(self, bronze: BronzeSettings, store: BronzeStore | None, workers: int) -> None:
         self._pool: ProcessPoolExecutor | None = None
@@ -117,7 +120,7 @@ class _Lander:
         if store is None and workers <= 0:
             self._store = open_store(bronze)
         if self._store is None:
-            # fork before any connection or thread exists; the warm-up makes the worker start now.
+            # Fork before any connection or thread exists (fork starts every worker at the first submit).
             self._pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=get_context("fork"),

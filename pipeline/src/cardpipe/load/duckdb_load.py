@@ -69,6 +69,7 @@ class DuckDBWarehouse:
                 "(dbt, a second load) may hold its lock; wait for it to finish or set WAREHOUSE_DUCKDB_PATH"
             ) from None
         self.conn.execute("SET TimeZone = 'UTC'")
+        self.conn.execute("SET enable_progress_bar = false")  # ours (rich) is per file
         self._last_loaded_at = datetime.min.replace(tzinfo=UTC)
         self._sql = {kind: _load_sql(kind) for kind in TABLE_OF}
 

@@ -52,7 +52,11 @@ def run_load(
     max_batch_files: int = MAX_BATCH_FILES,
     replay: bool = False,
 ) -> LoadResult:
-    """Load every new bronze file into RAW; raises LoadError (after loading the rest) if a file is bad."""
+    """Load every new bronze file into RAW; raises LoadError (after loading the rest) if a file is bad.
+
+    `progress(done, total)` is called after each batch; `fault(batch_no)` is a test hook called inside each
+    batch's transaction, between its rows and its audit rows, to prove a crash there loses nothing.
+    """
     store = open_store(settings.bronze)
     if settings.warehouse.kind == "snowflake":
         # Imported on use: the Snowflake connector is slow to import and only the cloud needs it.
