@@ -62,9 +62,9 @@ def dbt_transform_and_test() -> None:
             invocation_mode=InvocationMode.SUBPROCESS,
             # data-quality tests belong to the data_quality DAG; everything else runs right after its model
             exclude=["tag:data_quality"],
-            test_behavior=TestBehavior.BUILD,  # one `dbt build` per model: its tests run with it
-            # tests spanning two models (relationships) run once both exist, as their own task
-            should_detach_multiple_parents_tests=True,
+            # one task per model, then every (non data-quality) test in one task once all models exist:
+            # relationship tests span two models, and one `dbt test` is far cheaper than one per model
+            test_behavior=TestBehavior.AFTER_ALL,
         ),
         operator_args={"install_deps": False, "env": dbt.dbt_env_static(), "append_env": True},
         default_args={"retries": 1},

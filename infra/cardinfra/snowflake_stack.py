@@ -140,18 +140,17 @@ class SnowflakeStack(TerraformStack):
             "REPORTER": sf.reporter_public_key,
         }
         for r, role in roles.items():
-            ServiceUser(
+            user = ServiceUser(
                 self,
                 f"user-{r.lower()}",
                 name=f"{db_name}_{r}_SVC",
                 default_role=role.name,
-                default_warehouse=ROLES[r],
+                default_warehouse=warehouses[ROLES[r]].name,
                 rsa_public_key=keys[r],
                 comment=f"{r} service user (key-pair auth only)",
             )
-            GrantAccountRole(
-                self, f"user-grant-{r.lower()}", role_name=role.name, user_name=f"{db_name}_{r}_SVC"
-            )
+            # References (not literals) so terraform creates the user and role before the grant.
+            GrantAccountRole(self, f"user-grant-{r.lower()}", role_name=role.name, user_name=user.name)
 
         raw, staging, mart = schemas["RAW"], schemas["STAGING"], schemas["MART"]
         # LOADER writes RAW; TRANSFORMER reads RAW and owns STAGING/MART objects; REPORTER reads MART.

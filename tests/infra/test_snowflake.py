@@ -71,8 +71,20 @@ def test_service_users_key_pair_only(synth: Synth) -> None:
         assert user["rsa_public_key"]
         assert "password" not in user
     assert cdktn.Testing.to_have_resource_with_properties(
-        synth.snowflake, "snowflake_service_user", {"default_warehouse": "LOAD_WH"}
+        synth.snowflake,
+        "snowflake_service_user",
+        {
+            "name": f"{synth.cfg.snowflake_database}_LOADER_SVC",
+            "default_warehouse": "${snowflake_warehouse.wh-load_wh.name}",
+            "default_role": "${snowflake_account_role.role-loader.name}",
+        },
     )
+    grants = [
+        g for g in synth.resources("snowflake", "snowflake_grant_account_role").values() if "user_name" in g
+    ]
+    assert sorted(g["user_name"] for g in grants) == [
+        f"${{snowflake_service_user.user-{r}.name}}" for r in ("loader", "reporter", "transformer")
+    ]
 
 
 def test_integration_stage_format_and_auto_ingest_pipe(synth: Synth) -> None:

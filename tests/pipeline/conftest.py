@@ -18,8 +18,6 @@ import boto3
 import pika
 import psycopg2
 import pytest
-
-from cardpipe.bronze.store import LocalStore, S3Store
 from cardpipe.config import BronzeSettings, PostgresSettings, RabbitSettings, Settings
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -105,7 +103,9 @@ def s3_bronze(moto_server: str, aws_env: None) -> BronzeSettings:
     """Bronze settings pointing at a fresh bucket on the moto server."""
     bucket = f"bronze-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket=bucket)
-    return BronzeSettings(backend="s3", s3_bucket=bucket, s3_prefix="sportscards", s3_endpoint_url=moto_server)
+    return BronzeSettings(
+        backend="s3", s3_bucket=bucket, s3_prefix="sportscards", s3_endpoint_url=moto_server
+    )
 
 
 @pytest.fixture
@@ -123,13 +123,10 @@ def bronze_settings(request: pytest.FixtureRequest) -> BronzeSettings:
 
 @pytest.fixture
 def settings(
-    tmp_path: Path, rabbit_settings: RabbitSettings, pg_settings: PostgresSettings, local_bronze: BronzeSettings
+    tmp_path: Path,
+    rabbit_settings: RabbitSettings,
+    pg_settings: PostgresSettings,
+    local_bronze: BronzeSettings,
 ) -> Settings:
     """Complete settings isolated to one test (local bronze; swap `bronze` for S3 tests)."""
     return Settings(data_dir=tmp_path, rabbitmq=rabbit_settings, postgres=pg_settings, bronze=local_bronze)
-
-
-def store_for(settings: BronzeSettings) -> LocalStore | S3Store:
-    from cardpipe.bronze.store import open_store
-
-    return open_store(settings)  # type: ignore[return-value]

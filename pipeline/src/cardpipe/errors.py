@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 
 class ServiceUnavailable(Exception):
     """A server the command needs (RabbitMQ, PostgreSQL, S3, the warehouse) cannot be reached."""
@@ -24,8 +26,6 @@ def postgres_unreachable(dsn: str, exc: BaseException) -> ServiceUnavailable:
 
 def redact_url(url: str) -> str:
     """Hide the password of a URL so it can be logged."""
-    from urllib.parse import urlsplit, urlunsplit
-
     parts = urlsplit(url)
     if parts.password is None:
         return url

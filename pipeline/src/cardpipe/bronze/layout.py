@@ -20,12 +20,14 @@ def hour_partition(ts: datetime) -> str:
 
 def events_key(source: Source, event_type: str, occurred_hour: datetime, name: str) -> str:
     """Events are partitioned by the hour they occurred (UTC), so late arrivals land in their own hour."""
-    return f"{EVENTS_PREFIX}source={source}/event_type={event_type}/{hour_partition(occurred_hour)}/{name}{SUFFIX}"
+    partition = f"source={source}/event_type={event_type}/{hour_partition(occurred_hour)}"
+    return f"{EVENTS_PREFIX}{partition}/{name}{SUFFIX}"
 
 
 def quarantine_key(source: Source, reason: str, ingested_hour: datetime, name: str) -> str:
     """Quarantine is partitioned by ingestion hour: a rejected event may have no usable occurred_at."""
-    return f"{QUARANTINE_PREFIX}source={source}/reason={reason}/{hour_partition(ingested_hour)}/{name}{SUFFIX}"
+    partition = f"source={source}/reason={reason}/{hour_partition(ingested_hour)}"
+    return f"{QUARANTINE_PREFIX}{partition}/{name}{SUFFIX}"
 
 
 def control_key(kind: str, name: str) -> str:

@@ -103,8 +103,8 @@ class S3Store:
         kms_key_id: str | None = None,
         client: object | None = None,
     ) -> None:
-        import boto3
-        from botocore.config import Config
+        import boto3  # noqa: PLC0415 - boto3 is loaded only when S3 is configured
+        from botocore.config import Config  # noqa: PLC0415
 
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
@@ -134,7 +134,7 @@ class S3Store:
         return body
 
     def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # noqa: PLC0415 - see __init__
 
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))  # type: ignore[attr-defined]

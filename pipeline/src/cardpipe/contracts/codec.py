@@ -284,12 +284,15 @@ def _order_placed(msg: orders_pb2.OrderPlaced) -> dict[str, Any]:
     for index, line in enumerate(msg.lines):
         field = f"lines[{index}]"
         if line.quantity <= 0:
-            raise InvalidEvent(Reason.INVALID_VALUE, f"{field}.quantity must be positive, got {line.quantity}")
+            raise InvalidEvent(
+                Reason.INVALID_VALUE, f"{field}.quantity must be positive, got {line.quantity}"
+            )
         price = _money(line.unit_price, f"{field}.unit_price", has=line.HasField("unit_price"))
         if price["currency_code"] != currency:
             raise InvalidEvent(
                 Reason.INVALID_VALUE,
-                f"{field}.unit_price currency {price['currency_code']} differs from order currency {currency}",
+                f"{field}.unit_price currency {price['currency_code']} "
+                f"differs from order currency {currency}",
             )
         lines.append(
             {

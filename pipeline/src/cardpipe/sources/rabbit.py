@@ -26,7 +26,9 @@ def connect(settings: RabbitSettings, *, heartbeat: int = 60) -> pika.BlockingCo
         raise rabbit_unreachable(settings.url, exc) from exc
 
 
-def declare_topology(channel: pika.adapters.blocking_connection.BlockingChannel, settings: RabbitSettings) -> None:
+def declare_topology(
+    channel: pika.adapters.blocking_connection.BlockingChannel, settings: RabbitSettings
+) -> None:
     channel.exchange_declare(settings.dead_letter_exchange, exchange_type="fanout", durable=True)
     channel.queue_declare(settings.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"})
     channel.queue_bind(settings.dead_letter_queue, settings.dead_letter_exchange)
