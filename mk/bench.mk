@@ -9,5 +9,4 @@ bench-ingest: .venv/.synced ## Ingestion benchmarks: consume vs bare pika, backf
 bench-load: .venv/.synced dbt-setup ## Load vs DuckDB read_ndjson, dbt incremental vs full refresh, demo wall time
 	bash scripts/ensure-services.sh
 	$(PY) bench/bench_load.py
-	$(PY) bench/bench_dbt_incremental.py
-	$(PY) bench/bench_demo.py
+	$(PY) bench/bench_demo_dbt.py --events $(or $(BENCH_EVENTS),1000000)

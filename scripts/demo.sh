@@ -30,7 +30,8 @@ step "1/6 seed the journal with $HISTORY historical events (seed $SEED)"
 $cardpipe seed-journal --events "$HISTORY" --seed "$SEED" --reset
 
 step "2/6 publish $LIVE live events to RabbitMQ while the consumer lands them in bronze"
-$cardpipe consume --until-idle &
+# A generous idle period: the consumer starts before the publisher and must not exit before it begins.
+$cardpipe consume --until-idle --idle-seconds 20 &
 consumer=$!
 trap 'kill $consumer 2>/dev/null || true' EXIT
 $cardpipe publish --events "$LIVE" --seed "$SEED"

@@ -97,15 +97,15 @@ def test_dbt_dag_runs_on_the_raw_asset_freshness_first_through_cosmos(dagbag: An
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert list(dag.timetable.asset_condition.objects) == [RAW_EVENTS]
     dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
-    # one `dbt build` task per model of the manifest (the model and its tests together)
+    # one `dbt run` task per model of the manifest, then one `dbt test` after all of them
     manifest = json.loads(MANIFEST.read_text())
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    builds = {t.task_id for t in dbt_tasks if t.task_id.endswith("_model_build")}
-    assert models and builds == {f"dbt.{m}_model_build" for m in models}
-    # relationship tests (two parents) are detached into their own tasks, after both models
-    detached = [t for t in dbt_tasks if t.task_id not in builds]
-    assert detached and all(t.task_id.endswith("_test") and t.upstream_task_ids <= builds for t in detached)
-    assert all(t.upstream_task_ids for t in detached)
+    runs = {t.task_id for t in dbt_tasks if t.task_id.endswith("_run")}
+    assert models and runs == {f"dbt.{m}_run" for m in models}
+    test = dag.get_task("dbt.sportscards_test")
+    assert test.exclude == ["tag:data_quality"] or test.exclude == "tag:data_quality"
+    assert test.upstream_task_ids and test.upstream_task_ids <= runs
+    assert test.downstream_task_ids == {"publish_marts"}
     roots = {t.task_id for t in dag.roots}
     assert roots == {"source_freshness"}
     assert [t.task_id for t in dag.leaves] == ["publish_marts"]
@@ -113,7 +113,7 @@ def test_dbt_dag_runs_on_the_raw_asset_freshness_first_through_cosmos(dagbag: An
     for task in dbt_tasks:
         assert str(task.dbt_executable_path) == str(dbt.DBT_EXECUTABLE_PATH)
         assert task.invocation_mode == InvocationMode.SUBPROCESS
-        assert "data_quality" not in task.task_id
+        assert "data_quality" not in task.task_id and "reconciliation" not in task.task_id
 
 
 def test_data_quality_runs_after_marts_and_daily(dagbag: Any) -> None:

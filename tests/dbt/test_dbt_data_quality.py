@@ -54,3 +54,11 @@ def test_volume_anomaly_catches_a_spike(quality_results: dict[str, str]) -> None
 
 def test_freshness_catches_stale_raw(quality_results: dict[str, str]) -> None:
     assert quality_results["raw_events_fresh"] == "fail"
+
+
+def test_source_freshness_errors_when_stale(dbt_project: DbtProject, quality_results: dict[str, str]) -> None:
+    """`dbt source freshness` reads the thresholds from the environment (24 h error by default)."""
+    proc = dbt_project.run("source", "freshness", "--select", "source:raw.events", check=False)
+    assert proc.returncode != 0
+    sources = json.loads((dbt_project.work / "target/sources.json").read_text())["results"]
+    assert [(r["unique_id"], r["status"]) for r in sources] == [("source.sportscards.raw.events", "error")]

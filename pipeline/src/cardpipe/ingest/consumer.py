@@ -120,10 +120,11 @@ class _Lander:
         if store is None and workers <= 0:
             self._store = open_store(bronze)
         if self._store is None:
-            # Fork before any connection or thread exists (fork starts every worker at the first submit).
+            # forkserver, not fork: the pool and pika run threads, and forking a threaded process can
+            # deadlock the child. Workers start once here (warm-up), before the broker connection.
             self._pool = ProcessPoolExecutor(
                 max_workers=workers,
-                mp_context=get_context("fork"),
+                mp_context=get_context("forkserver"),
                 initializer=_worker_init,
                 initargs=(bronze,),
             )
