@@ -79,7 +79,10 @@ def _bronze_objects(bronze: Path) -> dict[str, bytes]:
 
 @pytest.mark.timeout(2400)  # ~25 dbt invocations through Cosmos; minutes on a loaded 2-core machine
 def test_whole_chain_backfill_load_dbt_quality(
-    airflow_db: Path, pipeline_env: dict[str, Path], capfd: pytest.CaptureFixture[str]
+    airflow_db: Path,
+    pipeline_env: dict[str, Path],
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     _needs_dbt()
     from cardpipe.config import PostgresSettings
@@ -128,9 +131,11 @@ def test_whole_chain_backfill_load_dbt_quality(
     with duckdb.connect(str(warehouse)) as db:
         db.execute("delete from raw.events where event_type = 'batch_started'")
     capfd.readouterr()
+    caplog.clear()
     assert _run("data_quality") == "failed"
     out, err = capfd.readouterr()
-    assert "sportscards ALERT: data_quality.quality_tests failed" in out + err
+    # The alert goes through logging: to the terminal, or to pytest's log capture when it owns the handlers.
+    assert "sportscards ALERT: data_quality.quality_tests failed" in out + err + caplog.text
 
 
 def test_load_dag_drains_the_live_queue_when_asked(airflow_db: Path, pipeline_env: dict[str, Path]) -> None:
