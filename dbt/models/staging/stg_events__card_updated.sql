@@ -1,22 +1,3 @@
 {{ config(unique_key='event_id', incremental_strategy='append') }}
 
-with events as (
-    {{ new_raw_events('card_updated') }}
-)
-
-select
-    event_id,
-    occurred_at,
-    loaded_at,
-    {{ json_text('payload', 'sku') }} as sku,
-    {{ json_text('payload', 'player_name') }} as player_name,
-    {{ json_text('payload', 'team') }} as team,
-    {{ json_text('payload', 'sport') }} as sport,
-    {{ json_text('payload', 'set_name') }} as set_name,
-    cast({{ json_text('payload', 'set_year') }} as integer) as set_year,
-    {{ json_text('payload', 'parallel') }} as parallel,
-    cast({{ json_text('payload', 'print_run') }} as integer) as print_run,
-    cast({{ json_text('payload', 'is_rookie') }} as boolean) as is_rookie,
-    cast({{ json_text('payload', 'list_price.amount') }} as decimal(38, 9)) as list_price,
-    {{ json_text('payload', 'list_price.currency_code') }} as list_price_currency
-from events
+{{ stg_card_event('card_updated') }}
