@@ -1,38 +1,29 @@
 -- Catalog attribute versions per SKU: card_created and card_updated in occurred_at order, keeping an event only
 -- when one of the tracked attributes differs from the previous event's (an update that changes nothing is not
 -- a new version).
+{%- set card_models = ['stg_events__card_created', 'stg_events__card_updated'] %}
+
 with card_events as (
-    select
-        event_id,
-        occurred_at,
-        sku,
-        player_name,
-        team,
-        sport,
-        set_name,
-        set_year,
-        parallel,
-        print_run,
-        is_rookie,
-        list_price,
-        list_price_currency
-    from {{ ref('stg_events__card_created') }}
-    union all
-    select
-        event_id,
-        occurred_at,
-        sku,
-        player_name,
-        team,
-        sport,
-        set_name,
-        set_year,
-        parallel,
-        print_run,
-        is_rookie,
-        list_price,
-        list_price_currency
-    from {{ ref('stg_events__card_updated') }}
+    {%- for card_model in card_models %}
+        select
+            event_id,
+            occurred_at,
+            sku,
+            player_name,
+            team,
+            sport,
+            set_name,
+            set_year,
+            parallel,
+            print_run,
+            is_rookie,
+            list_price,
+            list_price_currency
+        from {{ ref(card_model) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 hashed as (
