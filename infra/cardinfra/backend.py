@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from cdktn import S3Backend, TerraformStack
 
-from cardinfra.config import EnvConfig
+from cardinfra.config import EnvConfig, state_key
 
-
-def state_key(cfg: EnvConfig, stack: str) -> str:
-    return f"{cfg.env}/{stack}/terraform.tfstate"
+__all__ = ["state_key", "use_s3_backend"]
 
 
 def use_s3_backend(stack: TerraformStack, cfg: EnvConfig, name: str) -> None:

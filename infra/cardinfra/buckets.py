@@ -54,7 +54,7 @@ class SecureBucket(Construct):
         name: str,
         kms_key_arn: str | None,
         lifecycle: Lifecycle,
-        log_bucket: str | None,
+        log_bucket: SecureBucket | None,
         force_destroy: bool,
         extra_policy: list[Statement] | None = None,
     ) -> None:
@@ -99,7 +99,7 @@ class SecureBucket(Construct):
             bucket=bid,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )
-        S3BucketPolicy(
+        self.policy = S3BucketPolicy(
             self, "tls-only", bucket=bid, policy=tls_only_bucket_policy(self.bucket.arn, extra_policy)
         )
         transitions = [
@@ -134,8 +134,14 @@ class SecureBucket(Construct):
             ],
         )
         if log_bucket is not None:
+            # S3 refuses a logging target until its policy grants the logging service: create that first.
             S3BucketLoggingA(
-                self, "access-logging", bucket=bid, target_bucket=log_bucket, target_prefix=f"{name}/"
+                self,
+                "access-logging",
+                bucket=bid,
+                target_bucket=log_bucket.bucket.id,
+                target_prefix=f"{name}/",
+                depends_on=[log_bucket.policy],
             )
 
     @property

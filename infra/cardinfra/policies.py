@@ -31,8 +31,10 @@ def tls_only_bucket_policy(bucket_arn: str, extra: list[Statement] | None = None
     )
 
 
-def kms_key_policy(account_id: str, region: str, service_principals: list[str]) -> str:
-    """Account root administers the key (so IAM policies can grant use); named services may use it."""
+def kms_key_policy(account_id: str, region: str) -> str:
+    """The account root administers the key, so IAM policies grant its use (each with `kms:ViaService`, see
+    iam.py); no service principal may use it directly, except CloudWatch Logs for this account's log
+    groups."""
     root = f"arn:aws:iam::{account_id}:root"
     return document(
         {
@@ -41,20 +43,6 @@ def kms_key_policy(account_id: str, region: str, service_principals: list[str]) 
             "Principal": {"AWS": root},
             "Action": "kms:*",
             "Resource": "*",
-        },
-        {
-            "Sid": "ServicesUseKey",
-            "Effect": "Allow",
-            "Principal": {"Service": service_principals},
-            "Action": [
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:DescribeKey",
-            ],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
         },
         {
             "Sid": "CloudWatchLogsUseKey",
@@ -76,7 +64,10 @@ def kms_key_policy(account_id: str, region: str, service_principals: list[str]) 
 
 
 def snowflake_trust(snowflake_iam_user_arn: str, external_id: str) -> str:
-    """Trust Snowflake's IAM user only when it presents the storage integration's external id."""
+    """Trust Snowflake's IAM user only when it presents the storage integration's external id.
+
+    `snowflake_iam_user_arn` may be a Terraform expression that falls back to the account root while the
+    Snowflake stack has not been applied yet (IAM rejects a trust naming a principal that does not exist)."""
     return document(
         {
             "Effect": "Allow",

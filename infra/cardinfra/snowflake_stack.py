@@ -1,4 +1,15 @@
-"""Snowflake stack of one environment: database, schemas, warehouses, roles, users, stage and pipe."""
+"""Snowflake stack of one environment: database, schemas, warehouses, roles, users, integration, stage, RAW
+DDL.
+
+Ownership follows Snowflake's RBAC practice: one provider per system role. SYSADMIN creates and owns the data
+objects (database, schemas, warehouses, RAW tables, file format, stage, storage integration: the runbook
+grants
+SYSADMIN `CREATE INTEGRATION`), USERADMIN the roles and users, SECURITYADMIN every grant, and ACCOUNTADMIN
+only
+the resource monitor (nobody else can create one). This stack owns RAW's DDL (from cardpipe's raw_tables.py);
+the loader only verifies it. dbt (TRANSFORMER) creates and owns what it builds in STAGING, INTERMEDIATE,
+MARTS.
+"""
 
 from __future__ import annotations
 
@@ -15,92 +26,60 @@ from cdktn_provider_snowflake.grant_privileges_to_account_role import (
     GrantPrivilegesToAccountRoleOnSchemaObjectAll,
     GrantPrivilegesToAccountRoleOnSchemaObjectFuture,
 )
-from cdktn_provider_snowflake.pipe import Pipe
 from cdktn_provider_snowflake.provider import SnowflakeProvider
 from cdktn_provider_snowflake.resource_monitor import ResourceMonitor
 from cdktn_provider_snowflake.schema import Schema
 from cdktn_provider_snowflake.service_user import ServiceUser
 from cdktn_provider_snowflake.stage_external_s3 import StageExternalS3, StageExternalS3FileFormat
 from cdktn_provider_snowflake.storage_integration_aws import StorageIntegrationAws
-from cdktn_provider_snowflake.table import Table, TableColumn
+from cdktn_provider_snowflake.table import Table, TableColumn, TableColumnDefault
 from cdktn_provider_snowflake.warehouse import Warehouse
 from constructs import Construct
 
 from cardinfra.backend import use_s3_backend
 from cardinfra.config import EnvConfig
+from cardinfra.names import names, raw_tables
 
-SCHEMAS = ("RAW", "STAGING", "MART")
-# role -> (warehouse, service user). Names are the ones the loader, dbt and Sigma use.
-ROLES = {"LOADER": "LOAD_WH", "TRANSFORMER": "TRANSFORM_WH", "REPORTER": "BI_WH"}
-STAGE = "BRONZE_STAGE"
-FILE_FORMAT = "NDJSON_GZ"
-PIPE = "EVENTS_PIPE"
-EVENTS_COLUMNS = (
-    ("EVENT_ID", "VARCHAR"),
-    ("EVENT_TYPE", "VARCHAR"),
-    ("SCHEMA_VERSION", "NUMBER(38,0)"),
-    ("OCCURRED_AT", "TIMESTAMP_TZ"),
-    ("PRODUCER", "VARCHAR"),
-    ("PAYLOAD", "VARIANT"),
-    ("SOURCE", "VARCHAR"),
-    ("INGESTED_AT", "TIMESTAMP_TZ"),
-    ("RAW_B64", "VARCHAR"),
-    ("FILE_NAME", "VARCHAR"),
-    ("LOADED_AT", "TIMESTAMP_TZ"),
-)
+# What the loader's statements need on each RAW table (cardpipe.load.snowflake_load): COPY inserts, the audit
+# and
+# journal-count replacements delete, replay truncates (which also clears COPY's load metadata).
+LOADER_TABLE_PRIVILEGES = ["SELECT", "INSERT", "DELETE", "TRUNCATE"]
+OUTPUT_INTEGRATION_USER = "storage_integration_iam_user_arn"
+OUTPUT_INTEGRATION_EXTERNAL_ID = "storage_integration_external_id"
+PROVIDER_ROLES = ("SYSADMIN", "SECURITYADMIN", "USERADMIN", "ACCOUNTADMIN")
 
 
 def stack_name(cfg: EnvConfig) -> str:
     return cfg.stack_order[0]
 
 
-def copy_statement(db: str) -> str:
-    """Snowpipe COPY: one RAW.EVENTS row per bronze line, same columns as the batch loader writes."""
-    columns = ", ".join(name for name, _ in EVENTS_COLUMNS)
-    values = ", ".join(
-        [
-            "$1:event_id::VARCHAR",
-            "$1:event_type::VARCHAR",
-            "$1:schema_version::NUMBER",
-            "$1:occurred_at::TIMESTAMP_TZ",
-            "$1:producer::VARCHAR",
-            "$1:payload",
-            "$1:ingest.source::VARCHAR",
-            "$1:ingest.ingested_at::TIMESTAMP_TZ",
-            "$1:raw_b64::VARCHAR",
-            "METADATA$FILENAME",
-            "CURRENT_TIMESTAMP()",
-        ]
-    )
-    return (
-        f"COPY INTO {db}.RAW.EVENTS ({columns}) FROM (SELECT {values} FROM @{db}.RAW.{STAGE}/raw/events/) "
-        f"FILE_FORMAT = (FORMAT_NAME = '{db}.RAW.{FILE_FORMAT}')"
-    )
-
-
 class SnowflakeStack(TerraformStack):
-    """Applied before the AWS stack: its outputs (Snowflake's IAM user, the pipe's SQS) feed the AWS trust."""
+    """Applied before the AWS stack: its output (Snowflake's IAM user) feeds the AWS role's trust."""
 
     def __init__(self, scope: Construct, cfg: EnvConfig) -> None:
         name = stack_name(cfg)
         super().__init__(scope, name)
-        sf = cfg.snowflake
+        self.cfg = cfg
         use_s3_backend(self, cfg, name)
-        # Credentials come from the environment of whoever applies (SNOWFLAKE_USER, SNOWFLAKE_PRIVATE_KEY...).
-        SnowflakeProvider(
-            self,
-            "snowflake",
-            organization_name=sf.organization_name,
-            account_name=sf.account_name,
-            authenticator="SNOWFLAKE_JWT",
-            role="ACCOUNTADMIN",
-            preview_features_enabled=["snowflake_pipe_resource", "snowflake_table_resource"],
+        self.providers = self._providers()
+        sysadmin, useradmin, accountadmin = (
+            self.providers["SYSADMIN"],
+            self.providers["USERADMIN"],
+            self.providers["ACCOUNTADMIN"],
         )
+        sf = cfg.snowflake
         db_name = cfg.snowflake_database
-        db = Database(
-            self, "database", name=db_name, data_retention_time_in_days=7 if cfg.env == "prod" else 1
+        self.database = Database(
+            self,
+            "database",
+            name=db_name,
+            data_retention_time_in_days=7 if cfg.env == "prod" else 1,
+            provider=sysadmin,
         )
-        schemas = {s: Schema(self, f"schema-{s.lower()}", database=db.name, name=s) for s in SCHEMAS}
+        self.schemas = {
+            s: Schema(self, f"schema-{s.lower()}", database=self.database.name, name=s, provider=sysadmin)
+            for s in names.SNOWFLAKE_SCHEMAS
+        }
 
         monitor = ResourceMonitor(
             self,
@@ -112,189 +91,241 @@ class SnowflakeStack(TerraformStack):
             notify_triggers=[75, 90],
             suspend_trigger=100,
             suspend_immediate_trigger=110,
+            provider=accountadmin,
         )
-        sizes = {"LOAD_WH": sf.load_wh_size, "TRANSFORM_WH": sf.transform_wh_size, "BI_WH": sf.bi_wh_size}
-        warehouses = {
+        # SYSADMIN owns the warehouses; assigning them to the monitor needs MODIFY on it (granted here).
+        monitor_grant = GrantPrivilegesToAccountRole(
+            self,
+            "grant-sysadmin-monitor",
+            account_role_name="SYSADMIN",
+            privileges=["MONITOR", "MODIFY"],
+            on_account_object=GrantPrivilegesToAccountRoleOnAccountObject(
+                object_type="RESOURCE MONITOR", object_name=monitor.name
+            ),
+            provider=accountadmin,
+        )
+        self.warehouses = {
             wh: Warehouse(
                 self,
                 f"wh-{wh.lower()}",
                 name=wh,
-                warehouse_size=size,
+                warehouse_size=sf.warehouse_size(wh),
                 auto_suspend=sf.auto_suspend_seconds,
                 auto_resume="true",
                 initially_suspended=True,
                 resource_monitor=monitor.name,
+                provider=sysadmin,
+                depends_on=[monitor_grant],
             )
-            for wh, size in sizes.items()
+            for wh in names.ROLE_WAREHOUSES.values()
         }
-        roles = {r: AccountRole(self, f"role-{r.lower()}", name=r) for r in ROLES}
-        for r, role in roles.items():
-            GrantAccountRole(self, f"rollup-{r.lower()}", role_name=role.name, parent_role_name="SYSADMIN")
+        self.roles = {
+            r: AccountRole(self, f"role-{r.lower()}", name=r, provider=useradmin)
+            for r in names.ROLE_WAREHOUSES
+        }
+        for role_name, role in self.roles.items():
+            self._grant_role(f"rollup-{role_name.lower()}", role.name, parent_role_name="SYSADMIN")
+            warehouse = self.warehouses[names.ROLE_WAREHOUSES[role_name]]
             self._grant_account_object(
-                f"{r.lower()}-wh", role.name, "WAREHOUSE", warehouses[ROLES[r]].name, ["USAGE"]
+                f"{role_name.lower()}-wh", role.name, "WAREHOUSE", warehouse.name, ["USAGE"]
             )
-            self._grant_account_object(f"{r.lower()}-db", role.name, "DATABASE", db.name, ["USAGE"])
-        keys = {
-            "LOADER": sf.loader_public_key,
-            "TRANSFORMER": sf.transformer_public_key,
-            "REPORTER": sf.reporter_public_key,
-        }
-        for r, role in roles.items():
+            self._grant_account_object(
+                f"{role_name.lower()}-db", role.name, "DATABASE", self.database.name, ["USAGE"]
+            )
             user = ServiceUser(
                 self,
-                f"user-{r.lower()}",
-                name=f"{db_name}_{r}_SVC",
+                f"user-{role_name.lower()}",
+                name=names.service_user(cfg.env, role_name),
                 default_role=role.name,
-                default_warehouse=warehouses[ROLES[r]].name,
-                rsa_public_key=keys[r],
-                comment=f"{r} service user (key-pair auth only)",
+                default_warehouse=warehouse.name,
+                rsa_public_key=sf.public_key(role_name),
+                comment=f"{role_name} service user (key-pair auth only)",
+                provider=useradmin,
             )
             # References (not literals) so terraform creates the user and role before the grant.
-            GrantAccountRole(self, f"user-grant-{r.lower()}", role_name=role.name, user_name=user.name)
+            self._grant_role(f"user-grant-{role_name.lower()}", role.name, user_name=user.name)
 
-        raw, staging, mart = schemas["RAW"], schemas["STAGING"], schemas["MART"]
-        # LOADER writes RAW; TRANSFORMER reads RAW and owns STAGING/MART objects; REPORTER reads MART.
-        self._schema_grants(
-            "loader-raw",
-            roles["LOADER"].name,
-            raw.fully_qualified_name,
-            ["USAGE", "CREATE TABLE"],
-            {"TABLES": ["SELECT", "INSERT"]},
-        )
-        self._schema_grants(
-            "transformer-raw",
-            roles["TRANSFORMER"].name,
-            raw.fully_qualified_name,
-            ["USAGE"],
-            {"TABLES": ["SELECT"]},
-        )
-        for key, s in (("staging", staging), ("mart", mart)):
-            self._schema_grants(
-                f"transformer-{key}",
-                roles["TRANSFORMER"].name,
-                s.fully_qualified_name,
-                ["USAGE", "CREATE TABLE", "CREATE VIEW"],
-                {"TABLES": ["SELECT"], "VIEWS": ["SELECT"]},
+        self.tables = self._raw_tables()
+        self._grants()
+        self._stage()
+
+    # -- providers -------------------------------------------------------------------------------------------
+    def _providers(self) -> dict[str, SnowflakeProvider]:
+        """One provider per system role; credentials come from the environment of whoever applies
+        (SNOWFLAKE_USER, SNOWFLAKE_PRIVATE_KEY, SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: docs/infra.md)."""
+        sf = self.cfg.snowflake
+        return {
+            role: SnowflakeProvider(
+                self,
+                f"snowflake-{role.lower()}",
+                alias=role.lower(),
+                organization_name=sf.organization_name,
+                account_name=sf.account_name,
+                authenticator="SNOWFLAKE_JWT",
+                role=role,
+                preview_features_enabled=["snowflake_table_resource"],
             )
-        self._schema_grants(
-            "reporter-mart",
-            roles["REPORTER"].name,
-            mart.fully_qualified_name,
-            ["USAGE"],
-            {"TABLES": ["SELECT"], "VIEWS": ["SELECT"]},
-        )
+            for role in PROVIDER_ROLES
+        }
 
+    # -- RAW DDL (the one owner on Snowflake) ---------------------------------------------------------------
+    def _raw_tables(self) -> dict[str, Table]:
+        raw = self.schemas[names.RAW_SCHEMA]
+        tables = {}
+        for table in raw_tables.TABLES:
+            tables[table.name] = Table(
+                self,
+                f"raw-{table.name.lower()}",
+                database=self.database.name,
+                schema=raw.name,
+                name=table.name,
+                comment=table.comment,
+                column=[
+                    TableColumn(
+                        # The provider quotes column names itself (so the reserved ROWS is created as "ROWS").
+                        name=c.name,
+                        type=c.snowflake_type,
+                        nullable=c.nullable,
+                        default=TableColumnDefault(expression=c.default) if c.default else None,
+                    )
+                    for c in table.columns
+                ],
+                provider=self.providers["SYSADMIN"],
+            )
+        return tables
+
+    # -- grants ----------------------------------------------------------------------------------------------
+    def _grants(self) -> None:
+        """LOADER writes RAW; TRANSFORMER reads RAW and builds dbt's schemas; REPORTER (Sigma) reads MARTS."""
+        raw = self.schemas[names.RAW_SCHEMA]
+        loader, transformer, reporter = (
+            self.roles[r].name for r in (names.LOADER, names.TRANSFORMER, names.REPORTER)
+        )
+        self._grant_schema("loader-raw", loader, raw.fully_qualified_name, ["USAGE"])
+        self._grant_schema("transformer-raw", transformer, raw.fully_qualified_name, ["USAGE"])
+        for table_name, table in self.tables.items():
+            key = table_name.lower()
+            self._grant_schema_object(
+                f"loader-{key}", loader, "TABLE", table.fully_qualified_name, LOADER_TABLE_PRIVILEGES
+            )
+            self._grant_schema_object(
+                f"transformer-{key}", transformer, "TABLE", table.fully_qualified_name, ["SELECT"]
+            )
+        for layer_schema in names.DBT_LAYER_SCHEMAS.values():
+            schema = self.schemas[layer_schema]
+            self._grant_schema(
+                f"transformer-{layer_schema.lower()}",
+                transformer,
+                schema.fully_qualified_name,
+                ["USAGE", "CREATE TABLE", "CREATE VIEW"],
+            )
+        reporting = self.schemas[names.REPORTING_SCHEMA].fully_qualified_name
+        self._grant_schema("reporter-marts", reporter, reporting, ["USAGE"])
+        for plural in ("TABLES", "VIEWS"):
+            k = plural.lower()
+            self._grant(
+                f"grant-reporter-marts-all-{k}",
+                reporter,
+                ["SELECT"],
+                on_schema_object=GrantPrivilegesToAccountRoleOnSchemaObject(
+                    all=GrantPrivilegesToAccountRoleOnSchemaObjectAll(
+                        object_type_plural=plural, in_schema=reporting
+                    )
+                ),
+            )
+            self._grant(
+                f"grant-reporter-marts-future-{k}",
+                reporter,
+                ["SELECT"],
+                on_schema_object=GrantPrivilegesToAccountRoleOnSchemaObject(
+                    future=GrantPrivilegesToAccountRoleOnSchemaObjectFuture(
+                        object_type_plural=plural, in_schema=reporting
+                    )
+                ),
+            )
+
+    # -- stage on the raw bucket -----------------------------------------------------------------------------
+    def _stage(self) -> None:
+        cfg = self.cfg
+        sysadmin = self.providers["SYSADMIN"]
+        raw = self.schemas[names.RAW_SCHEMA]
+        url = names.stage_url(cfg.bucket("raw"))
         integration = StorageIntegrationAws(
             self,
             "storage-integration",
-            name=f"{db_name}_S3",
+            name=names.storage_integration(cfg.env),
             enabled=True,
             storage_provider="S3",
             storage_aws_role_arn=cfg.snowflake_role_arn,
             storage_aws_external_id=cfg.snowflake_external_id,
-            storage_allowed_locations=[f"s3://{cfg.bucket('raw')}/raw/"],
-        )
-        self._grant_account_object(
-            "loader-integration", roles["LOADER"].name, "INTEGRATION", integration.name, ["USAGE"]
+            storage_allowed_locations=[url],
+            provider=sysadmin,
         )
         file_format = FileFormatJson(
             self,
             "file-format",
-            database=db.name,
+            database=self.database.name,
             schema=raw.name,
-            name=FILE_FORMAT,
+            name=names.FILE_FORMAT,
             compression="GZIP",
+            provider=sysadmin,
         )
         stage = StageExternalS3(
             self,
             "stage",
-            database=db.name,
+            database=self.database.name,
             schema=raw.name,
-            name=STAGE,
-            url=f"s3://{cfg.bucket('raw')}/raw/",
+            name=names.STAGE,
+            url=url,
             storage_integration=integration.name,
             file_format=StageExternalS3FileFormat(format_name=file_format.fully_qualified_name),
+            provider=sysadmin,
         )
+        loader = self.roles[names.LOADER].name
+        self._grant_schema_object("loader-stage", loader, "STAGE", stage.fully_qualified_name, ["USAGE"])
         self._grant_schema_object(
-            "loader-stage", roles["LOADER"].name, "STAGE", stage.fully_qualified_name, ["USAGE"]
+            "loader-ff", loader, "FILE FORMAT", file_format.fully_qualified_name, ["USAGE"]
         )
-        self._grant_schema_object(
-            "loader-ff", roles["LOADER"].name, "FILE FORMAT", file_format.fully_qualified_name, ["USAGE"]
-        )
-        events = Table(
-            self,
-            "events",
-            database=db.name,
-            schema=raw.name,
-            name="EVENTS",
-            column=[TableColumn(name=n, type=t) for n, t in EVENTS_COLUMNS],
-            comment="One row per bronze line (at-least-once); staging deduplicates",
-        )
-        pipe = Pipe(
-            self,
-            "pipe",
-            database=db.name,
-            schema=raw.name,
-            name=PIPE,
-            auto_ingest=True,
-            copy_statement=copy_statement(db_name),
-            depends_on=[stage, events],
-        )
-        TerraformOutput(
-            self, "storage_integration_iam_user_arn", value=integration.describe_output.get(0).iam_user_arn
-        )
-        TerraformOutput(self, "pipe_sqs_arn", value=pipe.notification_channel)
+        description = integration.describe_output.get(0)
+        TerraformOutput(self, OUTPUT_INTEGRATION_USER, value=description.iam_user_arn)
+        TerraformOutput(self, OUTPUT_INTEGRATION_EXTERNAL_ID, value=description.external_id)
+        TerraformOutput(self, "database_name", value=self.database.name)
 
-    def _grant_account_object(self, id_: str, role: str, kind: str, name: str, privileges: list[str]) -> None:
+    # -- grant helpers (every grant is made by SECURITYADMIN, which holds MANAGE GRANTS)
+    # ----------------------
+    def _grant(self, id_: str, role: str, privileges: list[str], **target: object) -> None:
         GrantPrivilegesToAccountRole(
             self,
-            f"grant-{id_}",
+            id_,
             account_role_name=role,
             privileges=privileges,
+            provider=self.providers["SECURITYADMIN"],
+            **target,  # type: ignore[arg-type]
+        )
+
+    def _grant_role(self, id_: str, role: str, **to: str) -> None:
+        GrantAccountRole(self, id_, role_name=role, provider=self.providers["SECURITYADMIN"], **to)
+
+    def _grant_account_object(self, id_: str, role: str, kind: str, name: str, privileges: list[str]) -> None:
+        self._grant(
+            f"grant-{id_}",
+            role,
+            privileges,
             on_account_object=GrantPrivilegesToAccountRoleOnAccountObject(object_type=kind, object_name=name),
         )
 
-    def _grant_schema_object(self, id_: str, role: str, kind: str, name: str, privileges: list[str]) -> None:
-        GrantPrivilegesToAccountRole(
-            self,
-            f"grant-{id_}",
-            account_role_name=role,
-            privileges=privileges,
-            on_schema_object=GrantPrivilegesToAccountRoleOnSchemaObject(object_type=kind, object_name=name),
-        )
-
-    def _schema_grants(
-        self, id_: str, role: str, schema: str, schema_privs: list[str], objects: dict[str, list[str]]
-    ) -> None:
-        """Schema privileges plus grants on all existing and all future objects of each kind."""
-        GrantPrivilegesToAccountRole(
-            self,
+    def _grant_schema(self, id_: str, role: str, schema: str, privileges: list[str]) -> None:
+        self._grant(
             f"grant-{id_}-schema",
-            account_role_name=role,
-            privileges=schema_privs,
+            role,
+            privileges,
             on_schema=GrantPrivilegesToAccountRoleOnSchema(schema_name=schema),
         )
-        for plural, privs in objects.items():
-            k = plural.lower()
-            GrantPrivilegesToAccountRole(
-                self,
-                f"grant-{id_}-all-{k}",
-                account_role_name=role,
-                privileges=privs,
-                on_schema_object=GrantPrivilegesToAccountRoleOnSchemaObject(
-                    all=GrantPrivilegesToAccountRoleOnSchemaObjectAll(
-                        object_type_plural=plural, in_schema=schema
-                    )
-                ),
-            )
-            GrantPrivilegesToAccountRole(
-                self,
-                f"grant-{id_}-future-{k}",
-                account_role_name=role,
-                privileges=privs,
-                on_schema_object=GrantPrivilegesToAccountRoleOnSchemaObject(
-                    future=GrantPrivilegesToAccountRoleOnSchemaObjectFuture(
-                        object_type_plural=plural, in_schema=schema
-                    )
-                ),
-            )
+
+    def _grant_schema_object(self, id_: str, role: str, kind: str, name: str, privileges: list[str]) -> None:
+        self._grant(
+            f"grant-{id_}",
+            role,
+            privileges,
+            on_schema_object=GrantPrivilegesToAccountRoleOnSchemaObject(object_type=kind, object_name=name),
+        )

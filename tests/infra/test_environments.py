@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
-from cardinfra.config import get_config
+from cardinfra.config import ConfigError, get_config
 from conftest import Synth
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_prod_broker_is_a_multi_az_cluster(synths: dict[str, Synth]) -> None:
@@ -26,8 +30,8 @@ def test_prod_has_deletion_protection(synths: dict[str, Synth]) -> None:
         assert all(b["force_destroy"] is not protected for b in s.resources("aws", "aws_s3_bucket").values())
         (key,) = s.resources("aws", "aws_kms_key").values()
         assert key["deletion_window_in_days"] == (30 if protected else 7)
-        (secret,) = s.resources("aws", "aws_secretsmanager_secret").values()
-        assert secret["recovery_window_in_days"] == (30 if protected else 7)
+        for secret in s.resources("aws", "aws_secretsmanager_secret").values():
+            assert secret["recovery_window_in_days"] == (30 if protected else 7)
 
 
 def test_sizes_grow_towards_prod(synths: dict[str, Synth]) -> None:
@@ -42,7 +46,8 @@ def test_sizes_grow_towards_prod(synths: dict[str, Synth]) -> None:
     assert mwaa("prod")["max_workers"] > mwaa("dev")["max_workers"]
     mq = {e: next(iter(synths[e].resources("aws", "aws_mq_broker").values())) for e in synths}
     assert (
-        mq["dev"]["host_instance_type"] == "mq.t3.micro" and mq["prod"]["host_instance_type"] == "mq.m5.large"
+        mq["dev"]["host_instance_type"] == "mq.m7g.medium"
+        and mq["prod"]["host_instance_type"] == "mq.m7g.large"
     )
     logs = {e: next(iter(synths[e].resources("aws", "aws_cloudwatch_log_group").values())) for e in synths}
     assert logs["prod"]["retention_in_days"] == 365
@@ -90,5 +95,12 @@ def test_guard_catches_the_dict_in_struct_list_pitfall() -> None:
 
 
 def test_unknown_environment_fails_fast() -> None:
-    with pytest.raises(SystemExit, match="unknown environment 'qa'"):
+    with pytest.raises(ConfigError, match="unknown environment 'qa'"):
         get_config("qa")
+
+
+def test_no_account_values_in_python() -> None:
+    """Defect: placeholder account ids and RSA keys lived in infra code, so deploying meant editing Python."""
+    source = "".join(p.read_text() for p in (ROOT / "infra" / "cardinfra").glob("*.py"))
+    assert not re.search(r"\b\d{12}\b", source)
+    assert "MIIBIjAN" not in source and "vpc-0" not in source
