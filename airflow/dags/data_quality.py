@@ -4,6 +4,7 @@ Runs after every marts rebuild (MARTS asset) and at least daily at 06:00 UTC, so
 stopped still gets a freshness failure. The checks are dbt tests tagged `data_quality` (their logic lives in
 the dbt project); this DAG only runs them and fails loudly: every task has the alert callback, the checks run
 side by side (one run reports every broken check), and any failed check fails the run.
+dbt runs with the dbt DAG's profile (sportscards_lib.dbt.profile_config): TRANSFORMER on Snowflake.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+from cardpipe.contracts import names
 from sportscards_lib import dbt
 from sportscards_lib.assets import MARTS
 from sportscards_lib.defaults import default_args
 
 
 @dag(
-    dag_id="data_quality",
+    dag_id=names.DAG_DATA_QUALITY,
     schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 6 * * *", timezone="UTC"), assets=[MARTS]),
     start_date=datetime(2026, 1, 1),
     catchup=False,  # a quality check of a past day says nothing about the data now

@@ -3,7 +3,8 @@
 Triggered by the RAW_EVENTS asset. Source freshness runs first (a stale RAW stops the run before models
 are rebuilt on old data); then Cosmos renders every model and its tests as tasks from dbt's manifest.json,
 built ahead by `make dbt-manifest` (CI / packaging), so parsing this file never runs dbt. dbt runs in its
-own venv (dbt_executable_path) as a subprocess, both when rendering and when executing.
+own venv (dbt_executable_path) as a subprocess, both when rendering and when executing. On Snowflake dbt runs
+as TRANSFORMER, from the Airflow connection of that name (never the loader's identity).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cardpipe.contracts import names
+from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 from sportscards_lib import dbt
 from sportscards_lib.assets import MARTS, RAW_EVENTS
@@ -24,7 +26,7 @@ if not dbt.DBT_MANIFEST_PATH.exists():
 
 
 @dag(
-    dag_id="dbt_transform_and_test",
+    dag_id=names.DAG_DBT,
     schedule=[RAW_EVENTS],
     start_date=datetime(2026, 1, 1),
     catchup=False,
@@ -46,11 +48,8 @@ def dbt_transform_and_test() -> None:
             manifest_path=dbt.DBT_MANIFEST_PATH,
             project_name=dbt.project_name(),
         ),
-        profile_config=ProfileConfig(
-            profile_name=dbt.profile_name(),
-            target_name=dbt.DBT_TARGET,
-            profiles_yml_filepath=dbt.DBT_PROFILES_DIR / "profiles.yml",
-        ),
+        # DuckDB: profiles.yml; Snowflake: TRANSFORMER's connection (sportscards_lib.dbt.profile_config)
+        profile_config=dbt.profile_config(),
         execution_config=ExecutionConfig(
             dbt_project_path=dbt.DBT_PROJECT_DIR,
             dbt_executable_path=dbt.DBT_EXECUTABLE_PATH,

@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from airflow.sdk import Param, dag, task
+from cardpipe.contracts import names
 from sportscards_lib.defaults import default_args
 
 
 @dag(
-    dag_id="events_backfill_to_s3",
+    dag_id=names.DAG_EVENTS_BACKFILL,
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,

@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
+from cardpipe.contracts import names
 from sportscards_lib.assets import RAW_EVENTS
 from sportscards_lib.defaults import default_args
 
@@ -26,7 +27,7 @@ def _as_dict(result: Any) -> dict[str, Any]:
 
 
 @dag(
-    dag_id="s3_to_snowflake_load_raw",
+    dag_id=names.DAG_LOAD_RAW,
     schedule="*/15 * * * *",
     start_date=datetime(2026, 1, 1),
     catchup=False,  # every run loads everything new, so missed intervals need no catch-up

@@ -8,9 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from cardpipe.contracts import names
 from conftest import REPO
 
-EXPECTED = {"events_backfill_to_s3", "s3_to_snowflake_load_raw", "dbt_transform_and_test", "data_quality"}
+EXPECTED = set(names.DAG_IDS)
 MANIFEST = REPO / "dbt" / "target" / "manifest.json"
 
 

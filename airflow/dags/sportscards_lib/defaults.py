@@ -10,33 +10,65 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from cardpipe.contracts import names
+
 log = logging.getLogger("sportscards.alerts")
 
 OWNER = "data-platform"
-ALERT_TOPIC_VARIABLE = "sportscards_alerts_sns_topic_arn"
+
+
+def alerts_topic_arn() -> str | None:
+    """The SNS alerts topic: SPORTSCARDS_ALERTS_TOPIC_ARN (set by infra as an MWAA option), else the Airflow
+    Variable names.VAR_ALERTS_TOPIC (Secrets Manager on MWAA), else none (log line only)."""
+    from sportscards_lib.settings import setting
+
+    topic = setting(names.ENV_ALERTS_TOPIC_ARN)
+    if topic:
+        return topic
+    from airflow.sdk import Variable
+
+    value = Variable.get(names.VAR_ALERTS_TOPIC, default=None)
+    return str(value) if value else None
+
+
+def publish_alert(topic_arn: str, subject: str, message: str) -> str:
+    """Publish to SNS in the topic's own region (from its ARN); returns the message id."""
+    import boto3
+
+    region = topic_arn.split(":")[3] if topic_arn.count(":") >= 5 else None
+    client = boto3.client("sns", region_name=region or None)
+    # SNS subjects: at most 100 printable ASCII characters, no line breaks
+    clean = "".join(c if c.isascii() and c.isprintable() else " " for c in subject)[:100]
+    return str(client.publish(TopicArn=topic_arn, Subject=clean, Message=message)["MessageId"])
+
+
+def _redact(text: str) -> str:
+    """The task log's secrets masker applied to the alert too: an exception may quote a connection."""
+    try:
+        from airflow.sdk.log import redact
+
+        return str(redact(text))
+    except Exception:
+        return text
 
 
 def alert_on_failure(context: Any) -> None:
     """Fail loudly: an ERROR log line (CloudWatch metric filter on MWAA) and, when configured, an SNS message.
 
-    The SNS topic ARN comes from the Airflow Variable `sportscards_alerts_sns_topic_arn` (Secrets Manager on
-    MWAA). The callback never raises: a broken alert channel must not mask the task's own failure.
+    The topic comes from alerts_topic_arn(). The callback never raises: a broken alert channel must not mask
+    the task's own failure.
     """
     ti = context.get("ti") or context.get("task_instance")
     dag_id = getattr(ti, "dag_id", "?")
     task_id = getattr(ti, "task_id", "?")
     run_id = getattr(ti, "run_id", context.get("run_id", "?"))
     error = context.get("exception")
-    message = f"sportscards ALERT: {dag_id}.{task_id} failed in run {run_id}: {error!r}"
+    message = _redact(f"sportscards ALERT: {dag_id}.{task_id} failed in run {run_id}: {error!r}")
     log.error(message)
     try:
-        from airflow.sdk import Variable
-
-        topic = Variable.get(ALERT_TOPIC_VARIABLE, default=None)
+        topic = alerts_topic_arn()
         if topic:
-            import boto3
-
-            boto3.client("sns").publish(TopicArn=topic, Subject=f"{dag_id} failed"[:100], Message=message)
+            publish_alert(topic, f"{dag_id} failed", message)
     except Exception:  # the alert channel itself failing must not hide the original error
         log.exception("sportscards alert could not be published")
 
