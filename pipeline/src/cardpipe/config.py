@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cardpipe.contracts import names
+
 
 def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", frozen=True)
@@ -27,13 +29,13 @@ class RabbitSettings(BaseSettings):
     model_config = _config("RABBITMQ_")
 
     url: str = Field("amqp://guest:guest@127.0.0.1:5672/%2F", description="AMQP URL of the broker")
-    exchange: str = "sportscards.events"
-    queue: str = "sportscards.events.bronze"
-    dead_letter_exchange: str = "sportscards.events.dlx"
-    dead_letter_queue: str = "sportscards.events.dead"
+    exchange: str = names.EXCHANGE
+    queue: str = names.QUEUE
+    dead_letter_exchange: str = names.DEAD_LETTER_EXCHANGE
+    dead_letter_queue: str = names.DEAD_LETTER_QUEUE
     prefetch: int = Field(2000, ge=1, le=65535)
     # A message redelivered this many times is dead-lettered by the quorum queue (poison protection).
-    delivery_limit: int = Field(20, ge=1)
+    delivery_limit: int = Field(names.DELIVERY_LIMIT, ge=1)
 
 
 class PostgresSettings(BaseSettings):
@@ -80,20 +82,22 @@ class WarehouseSettings(BaseSettings):
 
 
 class SnowflakeSettings(BaseSettings):
-    """Key-pair auth only: the private key comes from a file or the secrets backend, never the repo."""
+    """Key-pair auth only: the private key is a PEM file (SNOWFLAKE_PRIVATE_KEY_PATH, a laptop) or the PEM
+    text itself (SNOWFLAKE_PRIVATE_KEY, from a secret: MWAA workers have no key file); exactly one of them."""
 
     model_config = _config("SNOWFLAKE_")
 
     account: str | None = None
     user: str | None = None
-    role: str = "LOADER"
-    warehouse: str = "LOAD_WH"
+    role: str = names.LOADER
+    warehouse: str = names.ROLE_WAREHOUSES[names.LOADER]
     database: str | None = None
-    schema_: str = Field("RAW", alias="SNOWFLAKE_SCHEMA")
+    schema_: str = Field(names.RAW_SCHEMA, alias="SNOWFLAKE_SCHEMA")
     private_key_path: Path | None = None
+    private_key: str | None = Field(None, repr=False)
     private_key_passphrase: str | None = Field(None, repr=False)
-    stage: str = "RAW.BRONZE_STAGE"
-    file_format: str = "RAW.NDJSON_GZ"
+    stage: str = f"{names.RAW_SCHEMA}.{names.STAGE}"
+    file_format: str = f"{names.RAW_SCHEMA}.{names.FILE_FORMAT}"
 
 
 class Settings(BaseSettings):

@@ -1,17 +1,20 @@
-"""Object keys of the bronze zone (documented in docs/bronze.md). Pure functions, no I/O."""
+"""Object keys of the bronze zone (documented in docs/bronze-and-raw.md). Pure functions, no I/O."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
+from cardpipe.contracts import names
+
 Source = Literal["live", "backfill"]
 
-EVENTS_PREFIX = "raw/events/"
-QUARANTINE_PREFIX = "raw/quarantine/"
-CONTROL_PREFIX = "raw/_control/"
-CHECKPOINT_PREFIX = "raw/_checkpoints/"
-SUFFIX = ".ndjson.gz"
+# The prefixes are part of the cross-tool contract (IAM policies, the Snowflake stage): names.py owns them.
+EVENTS_PREFIX = names.EVENTS_PREFIX
+QUARANTINE_PREFIX = names.QUARANTINE_PREFIX
+CONTROL_PREFIX = names.CONTROL_PREFIX
+CHECKPOINT_PREFIX = names.CHECKPOINT_PREFIX
+SUFFIX = names.BRONZE_SUFFIX
 
 
 def hour_partition(ts: datetime) -> str:

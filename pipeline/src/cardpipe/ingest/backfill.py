@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import psycopg2
 import psycopg2.errors
-from cardpipe.bronze.layout import checkpoint_key, control_key
+from cardpipe.bronze.layout import SUFFIX, checkpoint_key, control_key
 from cardpipe.bronze.store import BronzeStore, open_store
 from cardpipe.config import ConfigError, Settings
 from cardpipe.contracts.codec import format_ts
@@ -381,7 +381,7 @@ def journal_counts(settings: Settings, window: Window) -> list[dict[str, Any]]:
 
 
 def control_record_key(window_id: str) -> str:
-    return control_key(CONTROL_KIND, f"{window_id}.ndjson.gz")
+    return control_key(CONTROL_KIND, f"{window_id}{SUFFIX}")
 
 
 def finish_backfill(

@@ -1,7 +1,9 @@
 """Versioned SQL files (`V001__name.sql`), applied once each and recorded in a tiny migrations table.
 
-The same runner serves DuckDB and Snowflake: it only needs a way to run one statement and to read the
-applied versions. An applied file must never change (its checksum is recorded); add a new version instead.
+Only the local DuckDB warehouse uses them (there the loader owns RAW's DDL); on Snowflake the infrastructure
+owns it and the loader only verifies it (`snowflake_load.SnowflakeWarehouse.verify`). The runner needs just a
+way to run one statement and to read the applied versions. An applied file must never change (its checksum is
+recorded); add a new version instead.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def split_statements(sql: str) -> list[str]:
 
 
 def discover(dialect: str) -> list[Migration]:
-    """The migration files of a dialect (`duckdb` or `snowflake`), in version order."""
+    """The migration files of a dialect (`duckdb`), in version order."""
     folder = resources.files("cardpipe.load").joinpath("sql", dialect)
     found: list[Migration] = []
     for entry in folder.iterdir():

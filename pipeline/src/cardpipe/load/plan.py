@@ -6,11 +6,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cardpipe.bronze.layout import CONTROL_PREFIX, EVENTS_PREFIX, QUARANTINE_PREFIX, SUFFIX
+from cardpipe.bronze.layout import EVENTS_PREFIX, QUARANTINE_PREFIX, SUFFIX
+from cardpipe.contracts import names
 
 Kind = Literal["events", "quarantine", "journal_counts"]
 KINDS: tuple[Kind, ...] = ("events", "quarantine", "journal_counts")
-JOURNAL_COUNTS_PREFIX = f"{CONTROL_PREFIX}journal_counts/"
+JOURNAL_COUNTS_PREFIX = names.JOURNAL_COUNTS_PREFIX
 
 # The bronze prefix each kind is listed from.
 PREFIXES: dict[Kind, str] = {

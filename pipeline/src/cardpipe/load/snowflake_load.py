@@ -1,5 +1,9 @@
 """Load bronze into Snowflake RAW with COPY INTO from the external stage on the raw bucket.
 
+The infrastructure stack owns RAW's DDL (tables from `cardpipe.contracts.raw_tables`, file format, stage);
+the loader, as LOADER, creates and drops nothing. Before loading it verifies that RAW matches raw_tables and
+that the stage points at the bronze root, and fails fast naming what differs and what to run.
+
 Per kind, one transaction: COPY (which skips files in its load metadata), the audit rows built from
 COPY's per-file result rows, and for journal_counts the replace-per-window clean-up. A failed COPY
 (ON_ERROR = ABORT_STATEMENT) rolls the transaction back, load metadata included, so the next run retries.
@@ -14,8 +18,8 @@ import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 
 from cardpipe.config import ConfigError, Settings, SnowflakeSettings
+from cardpipe.contracts import names
 from cardpipe.errors import ServiceUnavailable
-from cardpipe.load import migrations
 from cardpipe.load import snowflake_sql as sql
 from cardpipe.load.plan import KINDS, FileLoad, Kind, LoadResult
 from cardpipe.logs import get_logger
@@ -27,15 +31,63 @@ class CopyIncomplete(Exception):
     """COPY reported a file it did not load fully; the transaction (and its load metadata) was rolled back."""
 
 
+class RawSchemaMismatch(ConfigError):
+    """RAW on Snowflake is not what raw_tables declares; the infrastructure, not the loader, must fix it."""
+
+
+def _private_key_bytes(settings: SnowflakeSettings) -> tuple[bytes, str]:
+    """The PEM bytes and where they came from (for messages: a variable or file name, never the key)."""
+    if settings.private_key and settings.private_key_path:
+        raise ConfigError(
+            "set exactly one of SNOWFLAKE_PRIVATE_KEY (the PEM text, e.g. from a secret) and "
+            "SNOWFLAKE_PRIVATE_KEY_PATH (a PEM file), not both"
+        )
+    if settings.private_key:
+        text = settings.private_key
+        # A PEM passed through a single-line variable often arrives with literal \n sequences.
+        if "\\n" in text and "\n" not in text.strip():
+            text = text.replace("\\n", "\n")
+        return text.encode(), "SNOWFLAKE_PRIVATE_KEY"
+    assert settings.private_key_path is not None
+    path = settings.private_key_path.expanduser()
+    try:
+        return path.read_bytes(), f"the file {path} (SNOWFLAKE_PRIVATE_KEY_PATH)"
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the Snowflake private key file {path} ({exc.__class__.__name__}); check "
+            "SNOWFLAKE_PRIVATE_KEY_PATH, or set SNOWFLAKE_PRIVATE_KEY to the PEM text instead"
+        ) from None
+
+
+def private_key_der(settings: SnowflakeSettings) -> bytes:
+    """The decrypted key as PKCS#8 DER, what the connector takes. Errors name the setting, not the key."""
+    pem, source = _private_key_bytes(settings)
+    try:
+        passphrase = settings.private_key_passphrase.encode() if settings.private_key_passphrase else None
+        key = serialization.load_pem_private_key(pem, password=passphrase)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"cannot read the Snowflake private key from {source} ({exc.__class__.__name__}: not a PEM "
+            "private key, or the passphrase is wrong or missing); check it and "
+            "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"
+        ) from None
+    return key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
 def connect(settings: SnowflakeSettings) -> Any:
-    """Key-pair authentication only; the key file is read here and never logged."""
+    """Key-pair authentication only; the key is read here and never logged."""
     missing = [
         name
         for name, value in (
             ("SNOWFLAKE_ACCOUNT", settings.account),
             ("SNOWFLAKE_USER", settings.user),
             ("SNOWFLAKE_DATABASE", settings.database),
-            ("SNOWFLAKE_PRIVATE_KEY_PATH", settings.private_key_path),
+            (
+                "SNOWFLAKE_PRIVATE_KEY_PATH or SNOWFLAKE_PRIVATE_KEY",
+                settings.private_key_path or settings.private_key,
+            ),
         )
         if not value
     ]
@@ -43,19 +95,7 @@ def connect(settings: SnowflakeSettings) -> Any:
         raise ConfigError(
             f"WAREHOUSE_KIND=snowflake needs {', '.join(missing)} (key-pair auth, no passwords)"
         )
-    assert settings.private_key_path is not None
-    key_path = settings.private_key_path.expanduser()
-    try:
-        passphrase = settings.private_key_passphrase.encode() if settings.private_key_passphrase else None
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=passphrase)
-    except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"cannot read the Snowflake private key {key_path} ({exc.__class__.__name__}); check "
-            "SNOWFLAKE_PRIVATE_KEY_PATH and SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"
-        ) from None
-    der = key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    der = private_key_der(settings)
     try:
         return snowflake.connector.connect(
             account=settings.account,
@@ -75,45 +115,85 @@ def connect(settings: SnowflakeSettings) -> Any:
         ) from None
 
 
+def apply_hint(database: str | None) -> str:
+    """The command that (re)creates RAW's objects for the environment of `database`."""
+    wanted = (database or "").upper()
+    env = next((e for e in names.ENVIRONMENTS if names.snowflake_database(e) == wanted), None)
+    return f"make apply ENV={env or '<env>'}"
+
+
 class SnowflakeWarehouse:
     """RAW bookkeeping on a Snowflake (or fakesnow) connection."""
 
-    def __init__(self, conn: Any, *, stage: str, file_format: str) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        *,
+        stage: str,
+        file_format: str,
+        bronze_s3_prefix: str = "",
+        bronze_s3_bucket: str | None = None,
+    ) -> None:
         self.conn = conn
         self.stage = stage
         self.file_format = file_format
+        self.root = sql.stage_root(bronze_s3_prefix)
+        # What the stage URL must be; unknown (not checked) when the loader is not told the bucket.
+        self.expected_stage_url = (
+            names.stage_url(bronze_s3_bucket, bronze_s3_prefix) if bronze_s3_bucket else None
+        )
 
     def _run(self, statement: str, params: Any = None) -> Any:
         cur = self.conn.cursor()
         cur.execute(statement, params)
         return cur
 
-    def migrate(self) -> list[str]:
-        self._run("CREATE SCHEMA IF NOT EXISTS RAW")
-        self._run(sql.MIGRATIONS_DDL)
-        applied = dict(self._run("SELECT VERSION, CHECKSUM FROM RAW.SCHEMA_MIGRATIONS").fetchall())
-        done = migrations.apply(
-            migrations.discover("snowflake"),
-            applied,
-            self._run,
-            lambda m: self._run(
-                "INSERT INTO RAW.SCHEMA_MIGRATIONS (VERSION, NAME, CHECKSUM) VALUES (%s, %s, %s)",
-                (m.version, m.name, m.checksum),
-            ),
-        )
-        return [f"V{m.version:03d}__{m.name}" for m in done]
+    def _database(self) -> str | None:
+        row = self._run("SELECT CURRENT_DATABASE()").fetchone()
+        return str(row[0]) if row and row[0] else None
 
-    def drop_raw(self) -> None:
-        """Dropping a table also drops its COPY load metadata, so replay reloads every file."""
-        for statement in sql.DROP_SQL:
+    def verify(self) -> None:
+        """Fail fast, before anything is loaded, if RAW or the stage is not what this loader was built for."""
+        found = sql.info_columns(self._run(sql.verify_sql()).fetchall())
+        problems = sql.schema_problems(found)
+        problems += self._stage_problems()
+        if problems:
+            database = self._database()
+            raise RawSchemaMismatch(
+                f"Snowflake {database}.{names.RAW_SCHEMA} does not match what the loader needs: "
+                + "; ".join(problems)
+                + f". The infrastructure owns RAW's tables, file format and stage: run "
+                f"`{apply_hint(database)}` (the loader never creates or alters them)"
+            )
+
+    def _stage_problems(self) -> list[str]:
+        cur = self._run(sql.stage_sql(self.stage))
+        cols = [d[0].lower() for d in cur.description]
+        name = self.stage.rsplit(".", 1)[-1].upper()
+        # LIKE's `_` matches any character: keep the stage of exactly this name.
+        rows = [r for r in (dict(zip(cols, row, strict=True)) for row in cur.fetchall()) if r["name"] == name]
+        if not rows:
+            return [f"stage {self.stage} is missing (or LOADER has no USAGE on it)"]
+        url = str(rows[0].get("url") or "")
+        if self.expected_stage_url and url.rstrip("/") != self.expected_stage_url.rstrip("/"):
+            return [
+                f"stage {self.stage} points at {url or 'nothing'}, expected the bronze root "
+                f"{self.expected_stage_url} (from BRONZE_S3_BUCKET and BRONZE_S3_PREFIX)"
+            ]
+        return []
+
+    def truncate_raw(self) -> None:
+        """Replay: empty every RAW table. TRUNCATE also clears COPY's load metadata, so every file reloads;
+        the tables, their defaults and their grants stay as the infrastructure made them."""
+        for statement in sql.TRUNCATE_SQL:
             self._run(statement)
 
     def checksums(self, kind: Kind) -> dict[str, str]:
         cur = self._run(sql.list_sql(kind, self.stage))
-        names = [d[0].lower() for d in cur.description]
+        cols = [d[0].lower() for d in cur.description]
         return {
-            sql.relative_key(str(r["name"]), kind): str(r["md5"])
-            for r in (dict(zip(names, row, strict=True)) for row in cur.fetchall())
+            sql.bronze_key(str(r["name"]), self.root): str(r["md5"])
+            for r in (dict(zip(cols, row, strict=True)) for row in cur.fetchall())
         }
 
     def record(self, kind: Kind, loads: list[FileLoad]) -> None:
@@ -131,53 +211,76 @@ class SnowflakeWarehouse:
         self._run("BEGIN")
         try:
             cur = self._run(
-                sql.copy_sql(kind, self.stage, self.file_format, load_uncertain_files=load_uncertain_files)
+                sql.copy_sql(
+                    kind,
+                    self.stage,
+                    self.file_format,
+                    root=self.root,
+                    load_uncertain_files=load_uncertain_files,
+                )
             )
-            outcome = sql.parse_copy_result(kind, [d[0] for d in cur.description], cur.fetchall(), checksums)
+            outcome = sql.parse_copy_result(
+                kind, [d[0] for d in cur.description], cur.fetchall(), checksums, root=self.root
+            )
             if outcome.problems:
                 raise CopyIncomplete(
                     f"COPY INTO {sql.TABLES[kind]} did not load every file: {outcome.problems}"
                 )
-            if kind == "journal_counts" and outcome.loads:
-                self._run(sql.JOURNAL_REPLACE_SQL)
-            self.record(kind, outcome.loads)
+            self.finish_kind(kind, outcome.loads)
             self._run("COMMIT")
         except BaseException:
             self._run("ROLLBACK")
             raise
         return outcome
 
+    def finish_kind(self, kind: Kind, loads: list[FileLoad]) -> None:
+        """What follows a kind's COPY inside its transaction: replace-per-window, then the audit rows."""
+        if kind == "journal_counts" and loads:
+            self._run(sql.JOURNAL_REPLACE_SQL)
+        self.record(kind, loads)
+
 
 def run_snowflake_load(settings: Settings, *, replay: bool = False) -> LoadResult:
     """COPY every kind; Snowflake's load metadata decides what is new (no FORCE)."""
     started = time.monotonic()
     conn = connect(settings.snowflake)
-    result = LoadResult()
     try:
-        warehouse = SnowflakeWarehouse(
-            conn, stage=settings.snowflake.stage, file_format=settings.snowflake.file_format
-        )
-        if replay:
-            warehouse.drop_raw()
-            log.warning("replay.dropped_raw", database=settings.snowflake.database)
-        applied = warehouse.migrate()
-        if applied:
-            log.info("load.migrated", applied=applied)
-        for kind in KINDS:
-            # After replay the tables (and their load metadata) are new: files older than 64 days have an
-            # uncertain load status and would be skipped, so replay loads them explicitly.
-            outcome = warehouse.load_kind(kind, load_uncertain_files=replay)
-            result.add(outcome.loads)
-            log.info(
-                "load.copied", kind=kind, files=len(outcome.loads), rows=sum(x.rows for x in outcome.loads)
+        try:
+            warehouse = SnowflakeWarehouse(
+                conn,
+                stage=settings.snowflake.stage,
+                file_format=settings.snowflake.file_format,
+                bronze_s3_prefix=settings.bronze.s3_prefix,
+                bronze_s3_bucket=settings.bronze.s3_bucket,
             )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        result = load_into(warehouse, replay=replay, database=settings.snowflake.database)
     finally:
         conn.close()
-    result.files_seen = result.files_loaded
     log.info(
         "load.finished",
         files_loaded=result.files_loaded,
         rows=result.rows_loaded,
         seconds=round(time.monotonic() - started, 3),
     )
+    return result
+
+
+def load_into(
+    warehouse: SnowflakeWarehouse, *, replay: bool = False, database: str | None = None
+) -> LoadResult:
+    """Verify RAW, empty it on replay, then COPY each kind in its own transaction."""
+    result = LoadResult()
+    warehouse.verify()
+    if replay:
+        warehouse.truncate_raw()
+        log.warning("replay.truncated_raw", database=database)
+    for kind in KINDS:
+        # After TRUNCATE the load metadata is gone: files older than 64 days have an uncertain load status
+        # and would be skipped, so replay loads them explicitly.
+        outcome = warehouse.load_kind(kind, load_uncertain_files=replay)
+        result.add(outcome.loads)
+        log.info("load.copied", kind=kind, files=len(outcome.loads), rows=sum(x.rows for x in outcome.loads))
+    result.files_seen = result.files_loaded
     return result
