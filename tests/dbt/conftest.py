@@ -1,10 +1,13 @@
-"""dbt suite fixtures: a temp DuckDB with the loader's RAW schema; dbt runs from dbt/.venv as a subprocess."""
+"""dbt suite fixtures: a temp DuckDB with the loader's RAW schema; dbt runs from dbt/.venv as a subprocess;
+a fakesnow server (Snowflake's wire protocol on 127.0.0.1) for the Snowflake target."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from raw_fixture import ROOT, RawWriter
 
 DBT_DIR = ROOT / "dbt"
 DBT = DBT_DIR / ".venv/bin/dbt"
+DBT_PYTHON = DBT_DIR / ".venv/bin/python"
 
 
 @dataclass
@@ -87,3 +91,49 @@ def raw_writer(dbt_project: DbtProject) -> RawWriter:
     writer = RawWriter(dbt_project.db_path)
     writer.create_schema()
     return writer
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def fakesnow_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A private fakesnow server per module: its in-memory warehouse is shared by every connection to it."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("fakesnow") / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                str(DBT_PYTHON),
+                "-m",
+                "uvicorn",
+                "fakesnow.server:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(
+                    "fakesnow server did not start (is dbt/.venv synced with the dev group?):\n"
+                    + log.read_text()[-3000:]
+                )
+            time.sleep(0.5)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=30)

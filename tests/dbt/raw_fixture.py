@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from cardpipe.contracts import names, raw_tables
 from cardpipe.contracts.codec import DecodedEvent, decode, encode_event
 from sportscards.catalog.v1 import catalog_pb2
 from sportscards.common.v1.money_pb2 import Money
@@ -68,15 +69,38 @@ def card(
     )
 
 
+def snowflake_ddl(table: raw_tables.RawTable) -> str:
+    return table.declared_snowflake_ddl()
+
+
+def _snowflake_value(column: raw_tables.Column) -> str:
+    if column.snowflake_type == "VARIANT":
+        return "PARSE_JSON(%s)"
+    if column.snowflake_type.startswith("TIMESTAMP"):
+        return f"%s::{column.snowflake_type}"
+    return "%s"
+
+
 @dataclass
 class RawWriter:
-    """Appends RAW rows; `loaded_at` models one `cardpipe load` run (set it per batch)."""
+    """Appends RAW rows; `loaded_at` models one `cardpipe load` run (set it per batch).
+
+    Writes to the DuckDB file `path` (the loader's own DDL), or, given `snowflake` (a connector connection,
+    e.g. to a fakesnow server), to Snowflake RAW as the infrastructure creates it: the same rows either
+    way."""
 
     path: Path
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    snowflake: Any = None
 
     def create_schema(self) -> None:
+        if self.snowflake is not None:
+            cur = self.snowflake.cursor()
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {names.RAW_SCHEMA}")
+            for table in raw_tables.TABLES:
+                cur.execute(snowflake_ddl(table))
+            return
         with duckdb.connect(str(self.path)) as con:
             con.execute(RAW_DDL.read_text())
 
@@ -160,6 +184,9 @@ class RawWriter:
 
     def flush(self) -> None:
         """Write the pending rows in one transaction, as one load run would."""
+        if self.snowflake is not None:
+            self._flush_snowflake()
+            return
         with duckdb.connect(str(self.path)) as con:
             con.execute("begin")
             for row in self.rows:
@@ -167,6 +194,18 @@ class RawWriter:
                 marks = ", ".join("?" * len(values))
                 con.execute(f"insert into raw.{table} values ({marks})", list(values))
             con.execute("commit")
+        self.rows.clear()
+
+    def _flush_snowflake(self) -> None:
+        tables = {t.name.lower(): t for t in raw_tables.TABLES}
+        cur = self.snowflake.cursor()
+        cur.execute("BEGIN")
+        for row in self.rows:
+            table, values = tables[row[0]], row[1:]
+            exprs = ", ".join(_snowflake_value(c) for c in table.columns)
+            params = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+            cur.execute(f"INSERT INTO {table.qualified} SELECT {exprs}", params)
+        cur.execute("COMMIT")
         self.rows.clear()
 
     def advance(self, delta: timedelta) -> None:

@@ -4,16 +4,10 @@ against a fakesnow server: a real Snowflake wire protocol endpoint on 127.0.0.1,
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from conftest import DBT, DBT_DIR
-
-DBT_PYTHON = DBT_DIR / ".venv/bin/python"
 
 
 def test_sqlfluff_lint_clean(tmp_path: Path) -> None:
@@ -27,46 +21,6 @@ def test_sqlfluff_lint_clean(tmp_path: Path) -> None:
         timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def fakesnow_port() -> Iterator[int]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            str(DBT_PYTHON),
-            "-m",
-            "uvicorn",
-            "fakesnow.server:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("fakesnow server did not start (is dbt/.venv synced with the dev group?)")
-            time.sleep(0.5)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 def test_snowflake_target_compiles(fakesnow_port: int, tmp_path: Path) -> None:

@@ -68,15 +68,7 @@ NOT_EXECUTED = {
 
 
 def infra_ddl(table: raw_tables.RawTable) -> str:
-    """RAW table DDL as the infrastructure stack declares it from raw_tables (a stand-in for Terraform)."""
-    columns = []
-    for col in table.columns:
-        name = f'"{col.name}"' if col.quoted else col.name
-        spec = f"{name} {col.snowflake_type}"
-        spec += "" if col.nullable else " NOT NULL"
-        spec += f" DEFAULT {col.default}" if col.default else ""
-        columns.append(spec)
-    return f"CREATE TABLE {table.qualified} ({', '.join(columns)})"
+    return table.declared_snowflake_ddl()
 
 
 # RAW.EVENTS as the old Snowflake stack created it: no LOADED_AT default, everything nullable. COPY leaves

@@ -41,6 +41,19 @@ class RawTable:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def declared_snowflake_ddl(self) -> str:
+        """The CREATE TABLE the infrastructure stack declares, as SQL, for Snowflake emulators (fakesnow),
+        which
+        cannot run Terraform. The loader never runs it: on Snowflake it only verifies what the stack made."""
+        columns = []
+        for col in self.columns:
+            name = f'"{col.name}"' if col.quoted else col.name
+            spec = f"{name} {col.snowflake_type}"
+            spec += "" if col.nullable else " NOT NULL"
+            spec += f" DEFAULT {col.default}" if col.default else ""
+            columns.append(spec)
+        return f"CREATE TABLE {self.qualified} ({', '.join(columns)})"
+
 
 _TS = ("TIMESTAMP_TZ", "timestamptz")
 _LOADED_AT = Column("LOADED_AT", *_TS, nullable=False, default="CURRENT_TIMESTAMP()")
