@@ -17,7 +17,7 @@ from cardpipe.config import Settings
 from cardpipe.contracts import names
 from cardpipe.ingest.backfill import control_record_key
 from cardpipe.load import snowflake_sql
-from cardpipe.load.plan import KINDS
+from cardpipe.load.plan import KINDS, PREFIXES
 from facts import ENV, Artifacts
 from pydantic_settings import BaseSettings
 
@@ -82,13 +82,16 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
         "dbt.project": "dbt/dbt_project.yml",
         "dbt.sources": "dbt/models/staging/_sources.yml",
         "dbt.profiles": "dbt/profiles.yml",
-        "duckdb.ddl": "pipeline/src/cardpipe/load/sql/duckdb/V001__raw_tables.sql",
         "env.example": ".env.example",
         "workflow.promote": ".github/workflows/promote.yml",
         "mk.airflow": "mk/airflow.mk",
         "airflow.pyproject": "airflow/pyproject.toml",
     }
     out = {key: (ROOT / path).read_text() for key, path in read.items()}
+    # Every DuckDB migration in order: the newest CREATE TABLE of a table declares it.
+    out["duckdb.ddl"] = "".join(
+        p.read_text() for p in sorted((ROOT / "pipeline/src/cardpipe/load/sql/duckdb").glob("V*.sql"))
+    )
     out["infra.tf_driver"] = "".join(
         p.read_text() for p in sorted((ROOT / "infra" / "scripts").glob("*")) if p.is_file()
     )
@@ -124,9 +127,6 @@ def runtime() -> dict[str, Any]:
     rabbit = s.rabbitmq
     when = datetime(2026, 1, 1, tzinfo=UTC)
     stage_paths = []
-    for kind in KINDS:
-        match = re.search(r"LIST @[\w.$]+/(\S+)", snowflake_sql.list_sql(kind, s.snowflake.stage))
-        stage_paths.append(match.group(1) if match else "<no LIST path>")
     copy_columns = {}
     for kind in KINDS:
         statement = snowflake_sql.copy_sql(
@@ -134,7 +134,11 @@ def runtime() -> dict[str, Any]:
             s.snowflake.stage,
             s.snowflake.file_format,
             root=snowflake_sql.stage_root(s.bronze.s3_prefix),
+            keys=[f"{PREFIXES[kind]}x.ndjson.gz"],
+            force=False,
         )
+        path = re.search(r"\n    FROM @[\w.$]+/(\S+)\n", statement)
+        stage_paths.append(path.group(1) if path else "<no stage path in COPY>")
         match = re.search(r"COPY INTO RAW\.(\w+) \(([^)]*)\)", statement)
         if match:
             copy_columns[match.group(1)] = [c.strip() for c in match.group(2).split(",")]

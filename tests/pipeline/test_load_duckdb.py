@@ -23,7 +23,7 @@ from cardpipe.config import BronzeSettings, Settings, WarehouseSettings
 from cardpipe.contracts.codec import DecodedEvent, Rejection, decode, encode_event, format_ts
 from cardpipe.errors import ServiceUnavailable
 from cardpipe.load import LoadError, migrations, run_load
-from cardpipe.load.plan import BronzeFile, batches, kind_of, new_files
+from cardpipe.load.plan import AuditEntry, BronzeFile, Listed, batches, kind_of, plan_load
 from sportscards.common.v1.money_pb2 import Money
 from sportscards.orders.v1 import orders_pb2
 
@@ -163,11 +163,22 @@ def test_kind_of_and_planning() -> None:
     assert kind_of("raw/_checkpoints/backfill/state.json") is None
     assert kind_of("raw/events/source=live/x.json") is None
     keys = ["raw/events/a.ndjson.gz", "raw/events/b.ndjson.gz", "raw/_control/journal_counts/w.ndjson.gz"]
-    todo, skipped = new_files(
-        keys, {"raw/events/a.ndjson.gz": "x", "raw/_control/journal_counts/w.ndjson.gz": "y"}
-    )
-    # journal_counts are always re-checked (their window file is overwritten on a rerun).
-    assert [f.key for f in todo] == keys[1:] and skipped == 1
+    listing = [Listed(k, 10, f"fp-{k}") for k in [*keys, "raw/_checkpoints/backfill/state.json"]]
+    audit = {
+        keys[0]: AuditEntry("sha256:aa", f"fp-{keys[0]}"),  # loaded, not rewritten since: skipped unread
+        keys[2]: AuditEntry("sha256:cc", "fp-older"),  # rewritten since it was loaded: read and compared
+    }
+    plan = plan_load(listing, audit)
+    assert [f.key for f in plan.new] == [keys[1]] and [f.key for f in plan.recheck] == [keys[2]]
+    assert plan.recheck[0].previous == "sha256:cc" and plan.recheck[0].fingerprint == f"fp-{keys[2]}"
+    assert plan.unchanged == 1 and plan.adopt == []
+    # A row from before fingerprints: adopted without reading when its md5 is still the object's ETag.
+    legacy = {keys[0]: AuditEntry("0cc175b9c0f1b6a831c399e269772661")}
+    listed = [Listed(keys[0], 1, "size=1;etag=0cc1", "0CC175B9C0F1B6A831C399E269772661")]
+    assert plan_load(listed, legacy).adopt == [(keys[0], legacy[keys[0]].checksum, "size=1;etag=0cc1")]
+    assert [f.key for f in plan_load([Listed(keys[0], 1, "size=1;etag=x-2", "x-2")], legacy).recheck] == [
+        keys[0]
+    ]
     files = [BronzeFile(f"raw/events/{i}.ndjson.gz", "events", 10) for i in range(5)]
     files.append(BronzeFile("raw/quarantine/q.ndjson.gz", "quarantine", 10))
     groups = batches(files, max_files=2, max_bytes=1000)
@@ -177,7 +188,7 @@ def test_kind_of_and_planning() -> None:
 
 def test_edited_migration_is_refused() -> None:
     found = migrations.discover("duckdb")
-    assert found[0].version == 1
+    assert [m.version for m in found] == [1, 2]
     with pytest.raises(migrations.MigrationError, match="changed after it was applied"):
         migrations.pending(found, {1: "not-the-checksum"})
     assert migrations.pending(found, {m.version: m.checksum for m in found}) == []
@@ -200,7 +211,7 @@ def test_load_twice_second_adds_nothing(bronze_settings: BronzeSettings, tmp_pat
     for name, kind, rows, checksum in audit:
         assert rows == written[name]
         assert kind == kind_of(name)
-        assert checksum == hashlib.md5(store.get(name)).hexdigest()
+        assert checksum == "sha256:" + hashlib.sha256(store.get(name)).hexdigest()
 
     second = run_load(settings)
     assert second.files_loaded == 0 and second.total_rows == 0
@@ -276,9 +287,9 @@ def test_journal_counts_are_replaced_per_window(local_bronze: BronzeSettings, tm
     assert result.rows_loaded["journal_counts"] == 2 and result.files_loaded == 1
     assert query(settings, "SELECT window_id, journal_rows FROM raw.journal_counts") == [("w1", 80)] * 2
     assert query(settings, f"SELECT checksum FROM raw.load_audit WHERE file_name = '{key}'") == [
-        (hashlib.md5(store.get(key)).hexdigest(),)
+        ("sha256:" + hashlib.sha256(store.get(key)).hexdigest(),)
     ]
-    assert run_load(settings).files_loaded == 0  # unchanged now: skipped by checksum
+    assert run_load(settings).files_loaded == 0  # not rewritten since: skipped by its fingerprint
     assert_consistent(settings)
 
 

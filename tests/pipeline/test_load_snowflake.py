@@ -2,16 +2,18 @@
 
 RAW is created here the way the infrastructure stack creates it (from `raw_tables`, LOADED_AT defaulting to
 CURRENT_TIMESTAMP()); the loader only verifies it, COPYs, keeps the audit and TRUNCATEs on replay.
-fakesnow cannot run COPY from an external stage with these transformations, LIST of an S3 stage or PATTERN
-(NOT_EXECUTED below, asserted against fakesnow itself so the list cannot go stale): `FakesnowStage` answers
-exactly those two statements from staged documents, evaluating the loader's own projection expressions and
-FILE_NAME expression on fakesnow; every other statement (verification, BEGIN/COMMIT/ROLLBACK, audit,
-replace-per-window, TRUNCATE) is the loader's, executed as is. COPY, LIST and the rest also go through
-sqlfluff's Snowflake grammar.
+fakesnow cannot run COPY from an external stage with these transformations (NOT_EXECUTED below, asserted
+against fakesnow itself so the list cannot go stale): `FakesnowStage` answers exactly that statement from the
+bronze objects the loader lists and hashes (a local store, or moto S3 where ETags matter), evaluating the
+loader's own projection expressions and FILE_NAME expression on fakesnow; every other statement
+(verification, BEGIN/COMMIT/ROLLBACK, DELETE of a changed file's rows, audit, replace-per-window, TRUNCATE)
+is the loader's, executed as is. COPY and the rest also go through sqlfluff's Snowflake grammar.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -20,11 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import fakesnow
 import pytest
 import snowflake.connector
 import sqlfluff
 from cardpipe.bronze.layout import control_key, events_key, quarantine_key
+from cardpipe.bronze.store import BronzeStore, LocalStore, S3Store, open_store
 from cardpipe.config import BronzeSettings, ConfigError, Settings, SnowflakeSettings, WarehouseSettings
 from cardpipe.contracts import names, raw_tables
 from cardpipe.load import run_load
@@ -42,6 +46,8 @@ from cardpipe.load.snowflake_load import (
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from .test_load_changes import put_multipart
+
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # fakesnow notes its extra Arrow copy
 
 DATABASE = names.snowflake_database("dev")
@@ -58,12 +64,11 @@ KEYS: dict[Kind, str] = {"events": EVENT_KEY, "quarantine": QUARANTINE_KEY, "jou
 # test_fakesnow_still_cannot_run: when fakesnow learns one, that test fails and the statement moves to the
 # executed tests. docs/load.md lists the same.
 NOT_EXECUTED = {
-    "COPY INTO ... FROM (SELECT $1:path::TYPE, ..., METADATA$FILENAME FROM @stage/path/) PATTERN = ...": (
-        "fakesnow rejects the PATTERN copy option, and reads JSON as one column `json`, so COPY "
-        "transformations over $1:path fail to bind; METADATA$FILENAME has no value there"
+    "COPY INTO ... FROM (SELECT $1:path::TYPE, ..., METADATA$FILENAME FROM @stage/path/) FILES = (...)": (
+        "fakesnow translates it, but reads an S3 stage through DuckDB's httpfs extension, which cannot be "
+        "installed here (no network; the DuckDB loader fetches with boto3 for the same reason)"
     ),
-    "COPY INTO ... LOAD_UNCERTAIN_FILES = TRUE (replay)": "fakesnow rejects the copy option",
-    "LIST @stage/path/ PATTERN = ...": "fakesnow cannot list an S3 stage with a path",
+    "COPY INTO ... FILES = (...) FORCE = TRUE (a changed file)": "the same, with FORCE",
 }
 
 
@@ -118,33 +123,32 @@ def infra(fake_conn: Any) -> Any:
     return fake_conn
 
 
-# --------------------------------------------------------------------------- stand-in for COPY and LIST
+# --------------------------------------------------------------------------- stand-in for COPY
 
 
-@dataclass
-class StagedFile:
-    key: str  # bronze key
-    docs: list[dict[str, Any]]
-    md5: str = "etag"
-    status: str = "LOADED"
+def ndjson_gz(docs: list[dict[str, Any]]) -> bytes:
+    return gzip.compress(b"".join(json.dumps(d).encode() + b"\n" for d in docs))
 
 
 @dataclass
 class FakesnowStage(SnowflakeWarehouse):
-    """The loader on fakesnow, with LIST and COPY (NOT_EXECUTED) answered from `staged`.
+    """The loader on fakesnow, with COPY (NOT_EXECUTED) answered from the bronze objects in `store`.
 
-    COPY is replayed as what it does: for each staged line, an INSERT with COPY's column list whose values
-    are the loader's own SELECT list evaluated on fakesnow (`$1` spelled as a column, METADATA$FILENAME as the
+    COPY is replayed as what it does: for each line of each file in FILES (read from the store the loader
+    lists and hashes, which stands for the stage's bucket), an INSERT with COPY's column list whose values are
+    the loader's own SELECT list evaluated on fakesnow (`$1` spelled as a column, METADATA$FILENAME as the
     path Snowflake reports, stage- or bucket-relative), LOADED_AT left to the table default; the result rows
-    have COPY's columns with `file` as a full URL. Files COPY already loaded are skipped (its load metadata).
+    have COPY's columns with `file` as a full URL. A file that is not gzip'd NDJSON is LOAD_FAILED. Without
+    FORCE, files COPY already loaded with these bytes are skipped (its load metadata); TRUNCATE clears it.
     """
 
     conn: Any
+    store: BronzeStore | None = None
     prefix: str = ""
     relative_to: str = "stage"  # how METADATA$FILENAME reads: "stage" or "bucket"
-    staged: dict[Kind, list[StagedFile]] = field(default_factory=dict)
     statements: list[str] = field(default_factory=list)
     load_metadata: set[tuple[Kind, str, str]] = field(default_factory=set)
+    _pending: set[tuple[Kind, str, str]] = field(default_factory=set)  # rolled back with the transaction
 
     def __post_init__(self) -> None:
         SnowflakeWarehouse.__init__(
@@ -154,7 +158,14 @@ class FakesnowStage(SnowflakeWarehouse):
             file_format=FILE_FORMAT,
             bronze_s3_prefix=self.prefix,
             bronze_s3_bucket=BUCKET,
+            store=self.store,
         )
+
+    def put(self, key: str, docs: list[dict[str, Any]]) -> bytes:
+        assert self.store is not None
+        data = ndjson_gz(docs)
+        self.store.put(key, data)
+        return data
 
     def url(self, key: str) -> str:
         return names.stage_url(BUCKET, self.prefix) + names.stage_path(key)
@@ -165,12 +176,12 @@ class FakesnowStage(SnowflakeWarehouse):
 
     def _run(self, statement: str, params: Any = None) -> Any:
         self.statements.append(statement)
-        if statement.startswith("LIST "):
-            (kind,) = [k for k in KINDS if statement == sql.list_sql(k, STAGE)]
-            rows = [(self.url(f.key), 100, f.md5) for f in self.staged.get(kind, [])]
-            return self._values(["name", "size", "md5"], rows)
         if statement.startswith("COPY INTO "):
             return self._copy(statement)
+        if statement in {"COMMIT", "ROLLBACK"}:
+            if statement == "ROLLBACK":
+                self.load_metadata -= self._pending
+            self._pending.clear()
         return super()._run(statement, params)
 
     def _values(self, columns: list[str], rows: list[tuple[Any, ...]]) -> Any:
@@ -186,15 +197,14 @@ class FakesnowStage(SnowflakeWarehouse):
         return cur
 
     def _copy(self, statement: str) -> Any:
-        (kind,) = [
-            k
-            for k in KINDS
-            if statement
-            in {
-                sql.copy_sql(k, STAGE, FILE_FORMAT, root=self.root, load_uncertain_files=u)
-                for u in (False, True)
-            }
-        ]
+        assert self.store is not None
+        (kind,) = [k for k in KINDS if statement.startswith(f"COPY INTO {sql.TABLES[k]} (")]
+        files = re.search(r"\nFILES = \((.*)\)\n", statement)
+        assert files is not None
+        keys = [PREFIXES[kind] + path for path in re.findall(r"'([^']*)'", files.group(1))]
+        force = statement.endswith("\nFORCE = TRUE")
+        # Exactly the statement the loader builds (so this stand-in cannot drift from it).
+        assert statement == sql.copy_sql(kind, STAGE, FILE_FORMAT, root=self.root, keys=keys, force=force)
         select = statement.split("SELECT", 1)[1].split("\n    FROM @", 1)[0]
         exprs = select.replace("$1", "doc").replace("METADATA$FILENAME", "fname")
         insert = (
@@ -202,16 +212,21 @@ class FakesnowStage(SnowflakeWarehouse):
             f"SELECT {exprs} FROM (SELECT PARSE_JSON(%s) AS doc, %s AS fname)"
         )
         result = []
-        for staged in self.staged.get(kind, []):
-            if (kind, staged.key, staged.md5) in self.load_metadata:
+        for key in keys:
+            data = self.store.get(key)
+            tag = (kind, key, hashlib.sha256(data).hexdigest())
+            if tag in self.load_metadata and not force:
                 continue
-            if staged.status == "LOADED":
-                for doc in staged.docs:
-                    super()._run(insert, (json.dumps(doc), self.metadata_filename(staged.key)))
-                self.load_metadata.add((kind, staged.key, staged.md5))
-            loaded = len(staged.docs) if staged.status == "LOADED" else 0
-            error = None if staged.status == "LOADED" else "Error parsing JSON"
-            result.append((self.url(staged.key), staged.status, len(staged.docs), loaded, 1, 0, error))
+            try:
+                docs = [json.loads(line) for line in gzip.decompress(data).splitlines() if line.strip()]
+            except (OSError, ValueError):
+                result.append((self.url(key), "LOAD_FAILED", 0, 0, 1, 1, "Error parsing JSON"))
+                continue
+            for doc in docs:
+                super()._run(insert, (json.dumps(doc), self.metadata_filename(key)))
+            self.load_metadata.add(tag)
+            self._pending.add(tag)
+            result.append((self.url(key), "LOADED", len(docs), len(docs), 1, 0, None))
         if not result:
             return self._values(["status"], [("Copy executed with 0 files processed.",)])
         columns = [
@@ -348,7 +363,7 @@ def test_verification_requires_the_stage_at_the_bronze_root(fake_conn: Any) -> N
 
 @pytest.mark.parametrize("prefix", ["", "tenant-a", "a/b"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_list_and_copy_read_where_bronze_is_written(kind: Kind, prefix: str) -> None:
+def test_copy_reads_where_bronze_is_written(kind: Kind, prefix: str) -> None:
     """`@stage/<path>` resolves to the stage URL + path: it must be the kind's bronze prefix in the bucket
     (the old `@stage/raw/events/` read `raw/raw/events/` and loaded nothing)."""
     location = sql.stage_location(kind, STAGE)
@@ -356,8 +371,12 @@ def test_list_and_copy_read_where_bronze_is_written(kind: Kind, prefix: str) -> 
     resolved = names.stage_url(BUCKET, prefix) + stage_path
     written = f"s3://{BUCKET}/{prefix + '/' if prefix else ''}{PREFIXES[kind]}"
     assert resolved == written
-    assert f"FROM {location}\n" in sql.copy_sql(kind, STAGE, FILE_FORMAT, root=sql.stage_root(prefix))
-    assert sql.list_sql(kind, STAGE).startswith(f"LIST {location} ")
+    statement = sql.copy_sql(
+        kind, STAGE, FILE_FORMAT, root=sql.stage_root(prefix), keys=[KEYS[kind]], force=False
+    )
+    assert f"FROM {location}\n" in statement
+    # FILES are relative to that location: the stage URL + location + file is the object's S3 URL.
+    assert f"FILES = ('{KEYS[kind].removeprefix(PREFIXES[kind])}')" in statement
 
 
 @pytest.mark.parametrize("prefix", ["", "tenant-a"])
@@ -382,20 +401,24 @@ def test_file_name_is_the_bronze_key_in_python_and_in_sql(fake_conn: Any, prefix
 
 def test_settings_are_never_spliced_unchecked() -> None:
     with pytest.raises(ValueError, match="stage"):
-        sql.copy_sql("events", "RAW.STAGE; DROP TABLE RAW.EVENTS", FILE_FORMAT, root="raw/")
+        sql.copy_sql("events", "RAW.STAGE; DROP TABLE RAW.EVENTS", FILE_FORMAT, root="raw/", keys=[EVENT_KEY],
+                     force=False)  # fmt: skip
     with pytest.raises(ValueError, match="file format"):
-        sql.copy_sql("events", STAGE, "x' ON_ERROR = CONTINUE --", root="raw/")
+        sql.copy_sql("events", STAGE, "x' ON_ERROR = CONTINUE --", root="raw/", keys=[EVENT_KEY], force=False)
+    with pytest.raises(ValueError, match="is not under"):
+        sql.stage_file("events", QUARANTINE_KEY)
+    # A quote in an object name cannot end the FILES literal.
+    assert sql.stage_file("events", "raw/events/a'b\\c.ndjson.gz") == "'a\\'b\\\\c.ndjson.gz'"
     with pytest.raises(ValueError, match="BRONZE_S3_PREFIX"):
         sql.stage_root("x', 'y")
 
 
-def test_pattern_selects_bronze_objects_only() -> None:
-    pattern = re.compile(sql.PATTERN)  # full-match semantics, whatever path Snowflake matches it against
-    for key in KEYS.values():
-        for path in (key, names.stage_path(key), f"s3://{BUCKET}/p/{key}"):
-            assert pattern.fullmatch(path), path
-    assert not pattern.fullmatch("_checkpoints/backfill/state.json")
-    assert not pattern.fullmatch("events/source=live/x.ndjson.gz.tmp")
+def test_copy_names_at_most_a_thousand_files() -> None:
+    keys = [EVENT_KEY.replace("000001", f"{i:06d}") for i in range(sql.MAX_COPY_FILES + 1)]
+    with pytest.raises(ValueError, match="1 to 1000 files"):
+        sql.copy_sql("events", STAGE, FILE_FORMAT, root="raw/", keys=keys, force=False)
+    with pytest.raises(ValueError, match="1 to 1000 files"):
+        sql.copy_sql("events", STAGE, FILE_FORMAT, root="raw/", keys=[], force=False)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -405,7 +428,7 @@ def test_copy_writes_every_raw_column_but_the_defaulted_one(kind: Kind) -> None:
     left_out = [c for c in table.columns if c.name not in sql.copy_columns(kind)]
     assert [c.name for c in left_out] == ["LOADED_AT"] and all(c.default for c in left_out)
     assert sql.copy_columns(kind) == [c.name for c in table.columns if c not in left_out]
-    text = sql.copy_sql(kind, STAGE, FILE_FORMAT, root="raw/")
+    text = sql.copy_sql(kind, STAGE, FILE_FORMAT, root="raw/", keys=[KEYS[kind]], force=True)
     columns = re.search(r"\(([^)]*)\)\nFROM", text)
     assert columns is not None and columns.group(1).split(", ") == sql.copy_columns(kind)
 
@@ -413,20 +436,37 @@ def test_copy_writes_every_raw_column_but_the_defaulted_one(kind: Kind) -> None:
 # --------------------------------------------------------------------------- loading (executed on fakesnow)
 
 
+def sha256_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def bronze(tmp_path: Path) -> LocalStore:
+    """The stage's bucket as the loader lists and reads it (a local store; moto S3 where ETags matter)."""
+    return LocalStore(tmp_path / "bronze")
+
+
+def event_ids(conn: Any, key: str) -> list[str]:
+    return [
+        r[0] for r in run(conn, "SELECT EVENT_ID FROM RAW.EVENTS WHERE FILE_NAME = %s ORDER BY 1", (key,))
+    ]
+
+
 @pytest.mark.parametrize("relative_to", ["stage", "bucket"])
 @pytest.mark.parametrize("prefix", ["", "tenant-a"])
-def test_a_load_fills_raw_and_the_audit(fake_conn: Any, prefix: str, relative_to: str) -> None:
+def test_a_load_fills_raw_and_the_audit(
+    fake_conn: Any, bronze: LocalStore, prefix: str, relative_to: str
+) -> None:
     create_infrastructure(fake_conn, prefix=prefix)
-    stage = FakesnowStage(fake_conn, prefix=prefix, relative_to=relative_to)
+    stage = FakesnowStage(fake_conn, bronze, prefix=prefix, relative_to=relative_to)
     second = EVENT_KEY.replace("000001", "000002")
-    stage.staged = {
-        "events": [
-            StagedFile(EVENT_KEY, [event_doc("e1"), event_doc("e1")], md5="m1"),  # a redelivery: kept twice
-            StagedFile(second, [], md5="m2"),  # an empty flush still gets its audit row
-        ],
-        "quarantine": [StagedFile(QUARANTINE_KEY, [QUARANTINE_DOC], md5="m3")],
-        "journal_counts": [StagedFile(COUNTS_KEY, [counts_doc("w1", 7)], md5="m4")],
+    data = {
+        EVENT_KEY: stage.put(EVENT_KEY, [event_doc("e1"), event_doc("e1")]),  # a redelivery: kept twice
+        second: stage.put(second, []),  # an empty flush still gets its audit row
+        QUARANTINE_KEY: stage.put(QUARANTINE_KEY, [QUARANTINE_DOC]),
+        COUNTS_KEY: stage.put(COUNTS_KEY, [counts_doc("w1", 7)]),
     }
+    bronze.put("raw/_checkpoints/backfill/state.json", b"{}")  # not a RAW file: never COPYed
     result = load_into(stage)
     assert (result.files_loaded, result.rows_loaded) == (
         4,
@@ -444,34 +484,138 @@ def test_a_load_fills_raw_and_the_audit(fake_conn: Any, prefix: str, relative_to
     assert run(fake_conn, "SELECT REASON, INGEST:source::VARCHAR, FILE_NAME FROM RAW.QUARANTINE") == [
         ("invalid_value", "live", QUARANTINE_KEY)
     ]
-    assert run(
-        fake_conn, 'SELECT FILE_NAME, KIND, "ROWS", CHECKSUM FROM RAW.LOAD_AUDIT ORDER BY 1'
-    ) == sorted(
+    # The checksum is the loader's sha256 of the bytes (never LIST's md5/ETag), with the listing fingerprint.
+    audit = run(
+        fake_conn, 'SELECT FILE_NAME, KIND, "ROWS", CHECKSUM, FINGERPRINT FROM RAW.LOAD_AUDIT ORDER BY 1'
+    )
+    assert [r[:4] for r in audit] == sorted(
         [
-            (EVENT_KEY, "events", 2, "m1"),
-            (second, "events", 0, "m2"),
-            (QUARANTINE_KEY, "quarantine", 1, "m3"),
-            (COUNTS_KEY, "journal_counts", 1, "m4"),
+            (EVENT_KEY, "events", 2, sha256_of(data[EVENT_KEY])),
+            (second, "events", 0, sha256_of(data[second])),
+            (QUARANTINE_KEY, "quarantine", 1, sha256_of(data[QUARANTINE_KEY])),
+            (COUNTS_KEY, "journal_counts", 1, sha256_of(data[COUNTS_KEY])),
         ]
     )
+    assert all(r[4] and r[4].startswith("size=") for r in audit)
     # FILE_NAME in RAW and the audit is the bronze key, as the DuckDB loader writes it.
     assert run(fake_conn, "SELECT DISTINCT FILE_NAME FROM RAW.EVENTS") == [(EVENT_KEY,)]
-    # A rerun: COPY's load metadata skips everything, nothing is added.
+    # A rerun: nothing rewritten, nothing read, no COPY.
+    stage.statements.clear()
     assert load_into(stage).files_loaded == 0
     assert run(fake_conn, "SELECT count(*) FROM RAW.EVENTS") == [(2,)]
+    assert not [s for s in stage.statements if s.startswith("COPY")]
     # The loader issued no DDL: RAW belongs to the infrastructure.
     assert not [s for s in stage.statements if s.split()[0].upper() in {"CREATE", "DROP", "ALTER"}]
 
 
-def test_a_rewritten_window_replaces_the_older_load(infra: Any) -> None:
-    stage = FakesnowStage(infra)
-    stage.staged = {"journal_counts": [StagedFile(COUNTS_KEY, [counts_doc("w1", 7)], md5="v1")]}
+def test_a_rewritten_chunk_replaces_its_rows_in_one_transaction(infra: Any, bronze: LocalStore) -> None:
+    """The defect on Snowflake: COPY's load metadata took the rewritten object (new ETag) as a new file and
+    appended its rows next to the old ones; the audit kept one row. Now the old rows are deleted and the file
+    COPYed with FORCE in one transaction: RAW holds exactly the new lines."""
+    stage = FakesnowStage(infra, bronze)
+    other = EVENT_KEY.replace("000001", "000002")
+    stage.put(EVENT_KEY, [event_doc(f"e{i}") for i in range(3)])
+    stage.put(other, [event_doc("o1")])
     load_into(stage)
-    # The backfill re-ran the window: same key, new content (new ETag), loaded again by COPY.
-    stage.staged = {"journal_counts": [StagedFile(COUNTS_KEY, [counts_doc("w1", 9)], md5="v2")]}
+    stage.statements.clear()
+    data = stage.put(EVENT_KEY, [event_doc(f"e{i}") for i in range(5)])  # two journal rows committed late
+    result = load_into(stage)
+    assert (result.files_loaded, result.files_replaced, result.rows_loaded["events"]) == (1, 1, 5)
+    assert event_ids(infra, EVENT_KEY) == [f"e{i}" for i in range(5)]
+    assert event_ids(infra, other) == ["o1"]
+    assert run(infra, 'SELECT "ROWS", CHECKSUM FROM RAW.LOAD_AUDIT WHERE FILE_NAME = %s', (EVENT_KEY,)) == [
+        (5, sha256_of(data))
+    ]
+    body = stage.statements[stage.statements.index("BEGIN") : stage.statements.index("COMMIT")]
+    assert [s.split()[0] for s in body[1:3]] == ["DELETE", "COPY"]
+    assert body[1] == sql.delete_rows_sql("events", 1) and body[2].endswith("FORCE = TRUE")
+
+
+def test_a_rewritten_window_replaces_the_older_load(infra: Any, bronze: LocalStore) -> None:
+    stage = FakesnowStage(infra, bronze)
+    stage.put(COUNTS_KEY, [counts_doc("w1", 7)])
     load_into(stage)
+    # The backfill re-ran the window: same key, new content (an extra field too).
+    data = stage.put(COUNTS_KEY, [counts_doc("w1", 9) | {"max_seq": 41}])
+    assert load_into(stage).files_replaced == 1
     assert run(infra, "SELECT WINDOW_ID, JOURNAL_ROWS FROM RAW.JOURNAL_COUNTS") == [("w1", 9)]
-    assert run(infra, 'SELECT "ROWS", CHECKSUM FROM RAW.LOAD_AUDIT') == [(1, "v2")]
+    assert run(infra, 'SELECT "ROWS", CHECKSUM FROM RAW.LOAD_AUDIT') == [(1, sha256_of(data))]
+
+
+@pytest.mark.integration
+def test_a_new_etag_over_the_same_bytes_reloads_nothing(infra: Any, s3_bronze: BronzeSettings) -> None:
+    """Under SSE-KMS (and for multipart uploads) the ETag is not an MD5 and a re-upload of the same bytes gets
+    a new one (moto gives SSE-KMS objects an MD5 ETag, so a multipart upload stands in). The loader reads the
+    object again, finds its own sha256 unchanged and only refreshes the fingerprint."""
+    store = open_store(s3_bronze)
+    assert isinstance(store, S3Store)
+    stage = FakesnowStage(infra, store)
+    data = stage.put(EVENT_KEY, [event_doc("e1"), event_doc("e2")])
+    load_into(stage)
+    (before,) = run(infra, "SELECT FINGERPRINT, LOADED_AT FROM RAW.LOAD_AUDIT")
+    etag = put_multipart(store, EVENT_KEY, data)
+    assert etag != hashlib.md5(data).hexdigest()
+    stage.statements.clear()
+    result = load_into(stage)
+    assert (result.files_loaded, result.files_verified) == (0, 1)
+    assert not [s for s in stage.statements if s.startswith(("COPY", "DELETE FROM RAW.EVENTS"))]
+    (after,) = run(infra, "SELECT FINGERPRINT, LOADED_AT FROM RAW.LOAD_AUDIT")
+    assert after[0] == f"size={len(data)};etag={etag}" != before[0] and after[1] == before[1]
+    assert event_ids(infra, EVENT_KEY) == ["e1", "e2"]
+
+    put_multipart(store, EVENT_KEY, ndjson_gz([event_doc("e1"), event_doc("e2"), event_doc("e3")]))
+    assert load_into(stage).files_replaced == 1
+    assert event_ids(infra, EVENT_KEY) == ["e1", "e2", "e3"]
+
+
+def test_a_crash_inside_a_replacement_loses_nothing(infra: Any, bronze: LocalStore) -> None:
+    stage = FakesnowStage(infra, bronze)
+    stage.put(EVENT_KEY, [event_doc("e1"), event_doc("e2")])
+    load_into(stage)
+    (audit,) = run(infra, "SELECT CHECKSUM, FINGERPRINT FROM RAW.LOAD_AUDIT")
+
+    # A damaged rewrite: the DELETE ran, COPY fails the file: the transaction (the DELETE too) rolls back.
+    bronze.put(EVENT_KEY, b"\x1f\x8b not gzip")
+    with pytest.raises(CopyIncomplete, match="LOAD_FAILED"):
+        load_into(stage)
+    assert event_ids(infra, EVENT_KEY) == ["e1", "e2"]
+    assert stage.statements[-1] == "ROLLBACK"
+
+    # Killed after the DELETE and the COPY, before the audit row: rolled back whole.
+    stage.put(EVENT_KEY, [event_doc(f"e{i}") for i in range(1, 5)])
+
+    def fault(kind: Kind) -> None:
+        raise RuntimeError("injected crash inside the replacement")
+
+    with pytest.raises(RuntimeError, match="injected"):
+        load_into(stage, fault=fault)
+    assert event_ids(infra, EVENT_KEY) == ["e1", "e2"]
+    assert run(infra, "SELECT CHECKSUM, FINGERPRINT FROM RAW.LOAD_AUDIT") == [audit]
+
+    result = load_into(stage)  # the next run sees the change again (COPY's rolled-back metadata too)
+    assert result.files_replaced == 1
+    assert event_ids(infra, EVENT_KEY) == ["e1", "e2", "e3", "e4"]
+
+
+def test_audit_rows_from_before_are_verified_once(infra: Any, s3_bronze: BronzeSettings) -> None:
+    """Rows the old loader wrote hold LIST's md5 (the ETag) and no fingerprint. An object whose ETag is still
+    that value is adopted unread; one whose ETag changed is read, and since an old ETag is no checksum of the
+    bytes (SSE-KMS), it is reloaded once, exactly."""
+    store = open_store(s3_bronze)
+    assert isinstance(store, S3Store)
+    stage = FakesnowStage(infra, store)
+    other = EVENT_KEY.replace("000001", "000002")
+    stage.put(EVENT_KEY, [event_doc("e1")])
+    kept_etag = put_multipart(store, other, ndjson_gz([event_doc("o1")]))
+    load_into(stage)
+    run(infra, "UPDATE RAW.LOAD_AUDIT SET FINGERPRINT = NULL, CHECKSUM = 'etag-of-a-kms-upload'")
+    run(infra, "UPDATE RAW.LOAD_AUDIT SET CHECKSUM = %s WHERE FILE_NAME = %s", (kept_etag, other))
+    stage.statements.clear()
+    result = load_into(stage)
+    assert (result.files_loaded, result.files_replaced, result.files_verified) == (1, 1, 0)
+    assert event_ids(infra, EVENT_KEY) == ["e1"] and event_ids(infra, other) == ["o1"]
+    assert run(infra, "SELECT count(*) FROM RAW.LOAD_AUDIT WHERE FINGERPRINT IS NULL") == [(0,)]
+    assert load_into(stage).files_loaded == 0
 
 
 def test_journal_replace_keeps_the_latest_load_per_window(infra: Any) -> None:
@@ -492,14 +636,10 @@ def test_journal_replace_keeps_the_latest_load_per_window(infra: Any) -> None:
     ]
 
 
-def test_a_file_copy_could_not_load_rolls_back_its_kind(infra: Any) -> None:
-    stage = FakesnowStage(infra)
-    stage.staged = {
-        "events": [
-            StagedFile(EVENT_KEY, [event_doc("e1")]),
-            StagedFile(EVENT_KEY.replace("000001", "000009"), [event_doc("e9")], status="LOAD_FAILED"),
-        ]
-    }
+def test_a_file_copy_could_not_load_rolls_back_its_kind(infra: Any, bronze: LocalStore) -> None:
+    stage = FakesnowStage(infra, bronze)
+    stage.put(EVENT_KEY, [event_doc("e1")])
+    bronze.put(EVENT_KEY.replace("000001", "000009"), b"not gzip at all")
     with pytest.raises(CopyIncomplete, match="LOAD_FAILED: Error parsing JSON"):
         load_into(stage)
     assert run(infra, "SELECT count(*) FROM RAW.EVENTS") == [(0,)]  # the good file's rows too
@@ -507,25 +647,34 @@ def test_a_file_copy_could_not_load_rolls_back_its_kind(infra: Any) -> None:
     assert stage.statements[-1] == "ROLLBACK"
 
 
+def test_a_file_copy_skipped_is_a_problem_not_a_silent_gap(infra: Any, bronze: LocalStore) -> None:
+    """A new file COPY's load metadata says it loaded, with no audit row (another writer of RAW): reported."""
+    stage = FakesnowStage(infra, bronze)
+    data = stage.put(EVENT_KEY, [event_doc("e1")])
+    stage.load_metadata.add(("events", EVENT_KEY, hashlib.sha256(data).hexdigest()))
+    with pytest.raises(CopyIncomplete, match="SKIPPED: COPY's load metadata says it was loaded"):
+        load_into(stage)
+
+
 def test_audit_rows_replace_a_reloaded_file(infra: Any) -> None:
     stage = FakesnowStage(infra)
     stage._run("BEGIN")
-    stage.record("events", [FileLoad(EVENT_KEY, "events", 120, "aa")])
+    stage.record("events", [FileLoad(EVENT_KEY, "events", 120, "aa", "fp1")])
     stage._run("COMMIT")
     stage._run("BEGIN")
-    stage.record("events", [FileLoad(EVENT_KEY, "events", 130, "cc")])
+    stage.record("events", [FileLoad(EVENT_KEY, "events", 130, "cc", "fp2")])
     stage._run("COMMIT")
-    assert run(infra, 'SELECT FILE_NAME, "ROWS", CHECKSUM FROM RAW.LOAD_AUDIT') == [(EVENT_KEY, 130, "cc")]
+    assert run(infra, 'SELECT FILE_NAME, "ROWS", CHECKSUM, FINGERPRINT FROM RAW.LOAD_AUDIT') == [
+        (EVENT_KEY, 130, "cc", "fp2")
+    ]
 
 
-def test_replay_truncates_and_keeps_the_infrastructure_tables(infra: Any) -> None:
+def test_replay_truncates_and_keeps_the_infrastructure_tables(infra: Any, bronze: LocalStore) -> None:
     """LOADER may not drop Terraform's tables: replay TRUNCATEs (which also clears COPY's load metadata), so
     the tables keep their defaults and grants, and every file is loaded again."""
-    stage = FakesnowStage(infra)
-    stage.staged = {
-        "events": [StagedFile(EVENT_KEY, [event_doc("e1")])],
-        "journal_counts": [StagedFile(COUNTS_KEY, [counts_doc("w1", 7)])],
-    }
+    stage = FakesnowStage(infra, bronze)
+    stage.put(EVENT_KEY, [event_doc("e1")])
+    stage.put(COUNTS_KEY, [counts_doc("w1", 7)])
     load_into(stage)
     assert load_into(stage).files_loaded == 0
     stage.statements.clear()
@@ -533,7 +682,7 @@ def test_replay_truncates_and_keeps_the_infrastructure_tables(infra: Any) -> Non
     assert result.files_loaded == 2
     assert [s for s in stage.statements if s.startswith("TRUNCATE")] == sql.TRUNCATE_SQL
     assert all(
-        "LOAD_UNCERTAIN_FILES = TRUE" in s for s in stage.statements if s.startswith("COPY")
+        s.endswith("LOAD_UNCERTAIN_FILES = TRUE") for s in stage.statements if s.startswith("COPY")
     )  # files older than 64 days have no certain load status after TRUNCATE
     assert run(infra, "SELECT count(*), min(LOADED_AT) IS NOT NULL FROM RAW.EVENTS") == [(1, True)]
     assert run(infra, "SELECT count(*) FROM RAW.LOAD_AUDIT") == [(2,)]
@@ -549,6 +698,12 @@ def test_every_truncate_statement_runs_on_fakesnow(infra: Any) -> None:
     assert run(infra, "SELECT count(*) FROM RAW.EVENTS") == [(0,)]
 
 
+def test_snowflake_needs_s3_bronze(tmp_path: Path) -> None:
+    settings = _key_settings(tmp_path).model_copy(update={"bronze": BronzeSettings(dir=tmp_path / "b")})
+    with fakesnow.patch(), pytest.raises(ConfigError, match="BRONZE_BACKEND=s3"):
+        run_snowflake_load(settings)
+
+
 # --------------------------------------------------------------------------- COPY result rows
 
 
@@ -562,10 +717,12 @@ def test_copy_result_rows_become_audit_records() -> None:
         (f"s3://{BUCKET}/{EVENT_KEY.replace('000001', '000002')}", "LOADED", 0, 0, 1, 0, None, None, None,
          None),
     ]  # fmt: skip
-    outcome = sql.parse_copy_result("events", COPY_COLUMNS, result, {EVENT_KEY: "md5-1"}, root="raw/")
+    outcome = sql.parse_copy_result(
+        "events", COPY_COLUMNS, result, {EVENT_KEY: "sha256:1"}, root="raw/", fingerprints={EVENT_KEY: "fp"}
+    )
     assert outcome.problems == {}
     assert outcome.loads == [
-        FileLoad(EVENT_KEY, "events", 120, "md5-1"),
+        FileLoad(EVENT_KEY, "events", 120, "sha256:1", "fp"),
         FileLoad(EVENT_KEY.replace("000001", "000002"), "events", 0, ""),
     ]
 
@@ -575,6 +732,16 @@ def test_copy_with_nothing_new_records_nothing() -> None:
         "events", ["status"], [("Copy executed with 0 files processed.",)], {}, root="raw/"
     )
     assert outcome.loads == [] and outcome.problems == {}
+    # ... unless a file was named in FILES: COPY skipped it (its load metadata), the audit never saw it.
+    skipped = sql.parse_copy_result(
+        "events",
+        ["status"],
+        [("Copy executed with 0 files processed.",)],
+        {},
+        root="raw/",
+        expected=[EVENT_KEY],
+    )
+    assert list(skipped.problems) == [EVENT_KEY]
 
 
 def test_copy_failures_are_problems_not_audit_rows() -> None:
@@ -683,19 +850,24 @@ def test_fakesnow_still_cannot_run(infra: Any) -> None:
     of standing in for it, and shorten the list here and in docs/load.md)."""
     attempts = {
         next(k for k in NOT_EXECUTED if k.startswith("COPY INTO ... FROM")): sql.copy_sql(
-            "events", STAGE, FILE_FORMAT, root="raw/"
+            "events", STAGE, FILE_FORMAT, root="raw/", keys=[EVENT_KEY], force=False
         ),
-        next(k for k in NOT_EXECUTED if "LOAD_UNCERTAIN" in k): sql.copy_sql(
-            "events", STAGE, FILE_FORMAT, root="raw/", load_uncertain_files=True
+        next(k for k in NOT_EXECUTED if "FORCE" in k): sql.copy_sql(
+            "events", STAGE, FILE_FORMAT, root="raw/", keys=[EVENT_KEY], force=True
         ),
-        next(k for k in NOT_EXECUTED if k.startswith("LIST")): sql.list_sql("events", STAGE),
     }
     assert set(attempts) == set(NOT_EXECUTED)
     ran = []
     for what, statement in attempts.items():
         try:
             run(infra, statement)
-        except (snowflake.connector.errors.Error, ValueError, NotImplementedError, AssertionError):
+        except (
+            snowflake.connector.errors.Error,
+            duckdb.Error,
+            ValueError,
+            NotImplementedError,
+            AssertionError,
+        ):
             continue
         ran.append(what)
     assert ran == [], f"fakesnow now runs {ran}: execute them in these tests"
@@ -706,14 +878,19 @@ def _snowflake_statements() -> list[str]:
     for kind in KINDS:
         for root in ("raw/", "tenant-a/raw/"):
             statements += [
-                sql.copy_sql(kind, STAGE, FILE_FORMAT, root=root),
-                sql.copy_sql(kind, STAGE, FILE_FORMAT, root=root, load_uncertain_files=True),
+                sql.copy_sql(kind, STAGE, FILE_FORMAT, root=root, keys=[KEYS[kind], KEYS[kind]], force=False),
+                sql.copy_sql(kind, STAGE, FILE_FORMAT, root=root, keys=[KEYS[kind]], force=True),
             ]
-        statements.append(sql.list_sql(kind, STAGE))
-    bound = [sql.AUDIT_INSERT_SQL % ("'f'", "'events'", 1, "'c'"), sql.audit_delete_sql(2) % ("'a'", "'b'")]
+        statements.append(sql.delete_rows_sql(kind, 2) % ("'a'", "'b'"))
+    bound = [
+        sql.AUDIT_INSERT_SQL % ("'f'", "'events'", 1, "'c'", "'fp'"),
+        sql.audit_delete_sql(2) % ("'a'", "'b'"),
+        sql.AUDIT_REFRESH_SQL % ("'c'", "'fp'", "'f'"),
+    ]
     return [
         *statements,
         *bound,
+        sql.AUDIT_SELECT_SQL,
         sql.JOURNAL_REPLACE_SQL,
         *sql.TRUNCATE_SQL,
         sql.verify_sql(),

@@ -114,8 +114,12 @@ LOAD_AUDIT: Final = RawTable(
         _FILE_NAME,
         Column("KIND", "VARCHAR", "varchar", nullable=False),
         Column("ROWS", "NUMBER(38,0)", "bigint", nullable=False, quoted=True),
+        # The loader's own checksum of the bytes it loaded, `sha256:<hex>` (bare hex: a row from before).
         Column("CHECKSUM", "VARCHAR", "varchar"),
         Column("LOADED_AT", *_TS, nullable=False),
+        # The listing fingerprint when loaded (S3: size + ETag): a change makes the loader re-read the object.
+        # Last, so that the stack adds it to an existing table (nullable: rows from before have none).
+        Column("FINGERPRINT", "VARCHAR", "varchar"),
     ),
 )
 TABLES: Final = (EVENTS, QUARANTINE, JOURNAL_COUNTS, LOAD_AUDIT)

@@ -1,6 +1,8 @@
 """Load bronze files into DuckDB RAW: each batch of files and its audit rows commit in one transaction.
 
-A killed load therefore leaves whole files or nothing, and the next run skips what the audit holds.
+A killed load therefore leaves whole files or nothing, and the next run skips what the audit holds. A file
+whose content changed since it was loaded (same name, other bytes) has its rows replaced in that transaction:
+DELETE its rows, INSERT the new ones, update its audit row.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import duckdb
 from cardpipe.errors import ServiceUnavailable
 from cardpipe.load import migrations
 from cardpipe.load.fetch import LocalCopy
-from cardpipe.load.plan import BronzeFile, FileLoad, Kind
+from cardpipe.load.plan import AuditEntry, BronzeFile, FileLoad, Kind
 
 MIGRATIONS_DDL = """
 CREATE SCHEMA IF NOT EXISTS raw;
@@ -34,12 +36,19 @@ TABLE_OF: dict[Kind, str] = {
 
 # Audit rows for the batch: row counts per file, files with no lines included (rows = 0).
 AUDIT_SQL = """
-INSERT OR REPLACE INTO raw.load_audit
-SELECT f.file_name, $kind, count(t.file_name), f.checksum, $loaded_at
-FROM (SELECT unnest($keys::varchar[]) AS file_name, unnest($checksums::varchar[]) AS checksum) AS f
+INSERT OR REPLACE INTO raw.load_audit (file_name, kind, rows, checksum, loaded_at, fingerprint)
+SELECT f.file_name, $kind, count(t.file_name), f.checksum, $loaded_at, f.fingerprint
+FROM (
+    SELECT unnest($keys::varchar[]) AS file_name, unnest($checksums::varchar[]) AS checksum,
+        unnest($fingerprints::varchar[]) AS fingerprint
+) AS f
 LEFT JOIN {table} AS t ON t.file_name = f.file_name AND t.loaded_at = $loaded_at
-GROUP BY f.file_name, f.checksum
+GROUP BY f.file_name, f.checksum, f.fingerprint
 """
+# A changed file's earlier rows, deleted in the transaction that inserts its new rows.
+REPLACE_SQL = "DELETE FROM {table} WHERE file_name IN (SELECT unnest($keys::varchar[]))"
+# Rewritten with the same bytes (or verified after the upgrade): record the new fingerprint and checksum.
+REFRESH_SQL = "UPDATE raw.load_audit SET checksum = ?, fingerprint = ? WHERE file_name = ?"
 # journal_counts are replace-per-window: a rewritten window file replaces every older row of that window.
 JOURNAL_REPLACE_SQL = """
 DELETE FROM raw.journal_counts
@@ -107,9 +116,22 @@ class DuckDBWarehouse:
             self.conn.execute(f"DROP TABLE IF EXISTS {table}")
         self.conn.execute("COMMIT")
 
-    def loaded(self) -> dict[str, str]:
-        """file_name -> checksum of every audited file."""
-        return dict(self.conn.execute("SELECT file_name, checksum FROM raw.load_audit").fetchall())
+    def audit(self) -> dict[str, AuditEntry]:
+        """file_name -> checksum and fingerprint of every audited file."""
+        rows = self.conn.execute("SELECT file_name, checksum, fingerprint FROM raw.load_audit").fetchall()
+        return {name: AuditEntry(checksum, fingerprint) for name, checksum, fingerprint in rows}
+
+    def refresh(self, entries: Sequence[tuple[str, str, str]]) -> None:
+        """(file_name, checksum, fingerprint) of audited files whose rows stay as they are."""
+        if not entries:
+            return
+        self.conn.execute("BEGIN")
+        try:
+            self.conn.executemany(REFRESH_SQL, [[checksum, fp, name] for name, checksum, fp in entries])
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
 
     # ------------------------------------------------------------------ loading
 
@@ -124,9 +146,11 @@ class DuckDBWarehouse:
     def load_batch(
         self, files: Sequence[BronzeFile], copy: LocalCopy, fault: Fault | None = None, batch_no: int = 0
     ) -> list[FileLoad]:
-        """Insert the rows of same-kind files and their audit rows in one transaction."""
+        """Insert the rows of same-kind files and their audit rows in one transaction; files loaded before
+        (their content changed) first lose their earlier rows, in the same transaction."""
         kind = files[0].kind
         keys = [f.key for f in files]
+        replaced = [f.key for f in files if f.audited]
         loaded_at = self._next_loaded_at()
         params: dict[str, Any] = {
             "paths": [copy.path(k) for k in keys],
@@ -135,24 +159,31 @@ class DuckDBWarehouse:
         }
         self.conn.execute("BEGIN")
         try:
+            if replaced:
+                self.conn.execute(REPLACE_SQL.format(table=TABLE_OF[kind]), {"keys": replaced})
             self.conn.execute(self._sql[kind], params)
             if fault is not None:
-                fault(batch_no)  # tests: fail between a batch's rows and its audit rows
+                fault(batch_no)  # tests: fail between a batch's rows (and deletions) and its audit rows
             audit = {
                 "kind": kind,
                 "keys": keys,
-                "checksums": [copy.checksums[k] for k in keys],
+                "checksums": [copy.digests[k].checksum for k in keys],
+                "fingerprints": [f.fingerprint or None for f in files],
                 "loaded_at": loaded_at,
             }
             if kind == "journal_counts":
                 self.conn.execute(JOURNAL_REPLACE_SQL, {"keys": keys, "loaded_at": loaded_at})
             self.conn.execute(AUDIT_SQL.format(table=TABLE_OF[kind]), audit)
             rows = self.conn.execute(
-                "SELECT file_name, rows, checksum FROM raw.load_audit WHERE loaded_at = ? ORDER BY file_name",
+                "SELECT file_name, rows, checksum, fingerprint FROM raw.load_audit WHERE loaded_at = ? "
+                "ORDER BY file_name",
                 [loaded_at],
             ).fetchall()
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        return [FileLoad(name, kind, int(n), checksum) for name, n, checksum in rows]
+        return [
+            FileLoad(name, kind, int(n), checksum, fp or "", replaced=name in replaced)
+            for name, n, checksum, fp in rows
+        ]

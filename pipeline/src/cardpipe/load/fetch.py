@@ -1,30 +1,37 @@
-"""Make bronze objects readable by the warehouse as local files, with their md5 for the audit.
+"""List bronze objects with a cheap fingerprint, and read them with the loader's own checksums.
 
-Local bronze is read in place. S3 objects are fetched with boto3 through the BronzeStore (DuckDB's
-httpfs is not available) into a temporary directory that mirrors the keys, a few at a time in parallel.
+Listing: local files are stat()ed (size, mtime_ns, inode); S3 objects come with size and ETag from
+ListObjectsV2. The fingerprint only says "maybe rewritten": the ETag of an SSE-KMS or multipart object is
+not an MD5 of its bytes, so content is compared by the sha256 the loader computes when it reads the bytes.
+
+Reading: local bronze is read in place. S3 objects are fetched with boto3 through the BronzeStore (DuckDB's
+httpfs is not available) into a temporary directory that mirrors the keys, a few at a time in parallel;
+the Snowflake loader only hashes them (COPY reads the stage itself).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from cardpipe.bronze.store import BronzeStore, LocalStore
+from cardpipe.bronze.store import BronzeStore, LocalStore, S3Store
+from cardpipe.load.plan import Digests, Listed
 
 FETCH_THREADS = 8
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
 class LocalCopy:
-    """Where the bytes of `key` can be read now: `root / key`."""
+    """Where the bytes of `key` can be read now: `root / key`, and the checksums of those bytes."""
 
     root: Path
-    checksums: dict[str, str]
+    digests: dict[str, Digests]
 
     def path(self, key: str) -> str:
         return str(self.root / key)
@@ -35,40 +42,69 @@ class LocalCopy:
         return len(str(self.root)) + 1
 
 
-def md5_file(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+def digest_bytes(data: bytes) -> Digests:
+    return Digests(hashlib.sha256(data).hexdigest(), hashlib.md5(data, usedforsecurity=False).hexdigest())
+
+
+def digest_file(path: Path) -> Digests:
+    sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        while chunk := handle.read(_CHUNK):
+            sha256.update(chunk)
+            md5.update(chunk)
+    return Digests(sha256.hexdigest(), md5.hexdigest())
 
 
-def sizes(store: BronzeStore, keys: Sequence[str]) -> dict[str, int]:
-    """Object sizes where they are free to know (local files); 0 otherwise."""
+def list_objects(store: BronzeStore, prefixes: Iterable[str]) -> list[Listed]:
+    """Every object under the prefixes with its size and fingerprint, in key order per prefix."""
+    out: list[Listed] = []
+    for prefix in prefixes:
+        if isinstance(store, LocalStore):
+            for key in store.list(prefix):
+                st = (store.root / key).stat()
+                fingerprint = f"size={st.st_size};mtime_ns={st.st_mtime_ns};ino={st.st_ino}"
+                out.append(Listed(key, st.st_size, fingerprint))
+        elif isinstance(store, S3Store):
+            paginator = store.client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
+            for page in paginator.paginate(Bucket=store.bucket, Prefix=store.prefix + prefix):
+                for item in page.get("Contents", []):
+                    etag = str(item.get("ETag", "")).strip('"')
+                    size = int(item.get("Size", 0))
+                    key = str(item["Key"])[len(store.prefix) :]
+                    out.append(Listed(key, size, f"size={size};etag={etag}", etag or None))
+        else:
+            # A store without metadata: an empty fingerprint makes every audited object be re-read.
+            out.extend(Listed(key, 0, "") for key in store.list(prefix))
+    return out
+
+
+def content_digests(store: BronzeStore, keys: Sequence[str]) -> dict[str, Digests]:
+    """The loader's checksums of objects it does not load itself (Snowflake's COPY reads them)."""
     if isinstance(store, LocalStore):
-        return {key: (store.root / key).stat().st_size for key in keys}
-    return dict.fromkeys(keys, 0)
+        return {key: digest_file(store.root / key) for key in keys}
+    with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+        return dict(zip(keys, pool.map(lambda k: digest_bytes(store.get(k)), keys), strict=True))
 
 
 @contextmanager
 def local_copy(store: BronzeStore, keys: Sequence[str]) -> Iterator[LocalCopy]:
-    """Yield local paths and md5 checksums for keys; temporary copies are removed afterwards."""
+    """Yield local paths and checksums for keys; temporary copies are removed afterwards."""
     if isinstance(store, LocalStore):
         root = store.root.resolve()
-        yield LocalCopy(root, {key: md5_file(root / key) for key in keys})
+        yield LocalCopy(root, {key: digest_file(root / key) for key in keys})
         return
     with TemporaryDirectory(prefix="cardpipe-load-") as tmp:
         root = Path(tmp).resolve()
 
-        def fetch(key: str) -> tuple[str, str]:
+        def fetch(key: str) -> tuple[str, Digests]:
             data = store.get(key)
             target = (root / key).resolve()
             if not target.is_relative_to(root):
                 raise ValueError(f"bronze key {key!r} escapes the temporary directory")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-            return key, hashlib.md5(data, usedforsecurity=False).hexdigest()
+            return key, digest_bytes(data)
 
         with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
-            checksums = dict(pool.map(fetch, keys))
-        yield LocalCopy(root, checksums)
+            digests = dict(pool.map(fetch, keys))
+        yield LocalCopy(root, digests)

@@ -1,4 +1,6 @@
-"""What to load: classify bronze keys, skip loaded ones, group the rest into batches. Pure, no I/O."""
+"""What to load: classify bronze keys, compare the listing with the audit, group the rest into batches.
+
+Pure, no I/O."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from cardpipe.contracts import names
 Kind = Literal["events", "quarantine", "journal_counts"]
 KINDS: tuple[Kind, ...] = ("events", "quarantine", "journal_counts")
 JOURNAL_COUNTS_PREFIX = names.JOURNAL_COUNTS_PREFIX
+# The loader's own content checksum, recorded in the audit as `sha256:<hex>`.
+CHECKSUM_ALGORITHM = "sha256"
 
 # The bronze prefix each kind is listed from.
 PREFIXES: dict[Kind, str] = {
@@ -32,10 +36,41 @@ def kind_of(key: str) -> Kind | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Listed:
+    """One bronze object as its store lists it, before anything is read.
+
+    `fingerprint` is cheap to get and changes whenever the object is rewritten (S3: size + ETag; local:
+    size + mtime_ns + inode); it decides whether an audited object must be read again, never whether its
+    content changed (an SSE-KMS ETag is not an MD5 and changes on every upload of the same bytes).
+    `etag` is the bare S3 ETag (None locally), only used to adopt audit rows written before fingerprints.
+    """
+
+    key: str
+    size: int
+    fingerprint: str
+    etag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """What `raw.load_audit` knows of a loaded file: the loader's content checksum and the fingerprint."""
+
+    checksum: str | None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BronzeFile:
     key: str
     kind: Kind
     size: int = 0
+    fingerprint: str = ""
+    # The audit's checksum when the file was loaded before (it is re-read because its fingerprint changed).
+    previous: str | None = None
+
+    @property
+    def audited(self) -> bool:
+        return self.previous is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,47 +81,115 @@ class FileLoad:
     kind: Kind
     rows: int
     checksum: str
+    fingerprint: str = ""
+    replaced: bool = False  # an audited file whose changed content replaced its earlier rows
+
+
+@dataclass(frozen=True, slots=True)
+class Digests:
+    """The loader's own checksums of an object's bytes: sha256 is recorded; md5 only verifies legacy rows."""
+
+    sha256: str
+    md5: str
+
+    @property
+    def checksum(self) -> str:
+        return f"{CHECKSUM_ALGORITHM}:{self.sha256}"
+
+
+def same_content(recorded: str | None, digests: Digests) -> bool:
+    """Whether the audit's checksum proves these bytes are the ones loaded.
+
+    `sha256:<hex>` is the loader's own checksum. A bare hex value is a row from before (the DuckDB loader's
+    md5 of the bytes, or on Snowflake LIST's md5, i.e. the ETag): it is compared with the md5 of the bytes,
+    which is exact where it was an md5 and mismatches otherwise, so such a file is reloaded once. Unknown
+    (None) never matches.
+    """
+    if not recorded:
+        return False
+    algorithm, sep, value = recorded.partition(":")
+    if sep:
+        return algorithm == CHECKSUM_ALGORITHM and value == digests.sha256
+    return recorded.lower() == digests.md5
+
+
+@dataclass
+class LoadPlan:
+    """`new`: never loaded; `recheck`: loaded, but rewritten since (fingerprint changed) so it is read and
+    compared; `adopt`: audit rows from before fingerprints whose ETag proves them unchanged, as (file_name,
+    checksum, fingerprint) to record; `unchanged`: files skipped without reading (adopted ones included)."""
+
+    new: list[BronzeFile] = field(default_factory=list)
+    recheck: list[BronzeFile] = field(default_factory=list)
+    adopt: list[tuple[str, str, str]] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def todo(self) -> list[BronzeFile]:
+        """Files to read, in listing order per kind (new and rechecked together)."""
+        return sorted(self.new + self.recheck, key=lambda f: (KINDS.index(f.kind), f.key))
+
+
+def plan_load(listing: Iterable[Listed], audit: Mapping[str, AuditEntry]) -> LoadPlan:
+    """Compare the listing with the audit: what to read, what to skip, what to adopt.
+
+    Every kind follows the same rule (journal_counts files too): an audited object is read again only when
+    its fingerprint differs from the one recorded when it was loaded; the content checksum then decides
+    between refreshing the fingerprint (same bytes) and replacing the file's rows (changed bytes).
+    """
+    plan = LoadPlan()
+    for item in listing:
+        kind = kind_of(item.key)
+        if kind is None:
+            continue
+        entry = audit.get(item.key)
+        file = BronzeFile(item.key, kind, item.size, item.fingerprint)
+        if entry is None:
+            plan.new.append(file)
+        elif entry.fingerprint is not None and entry.fingerprint == item.fingerprint and item.fingerprint:
+            plan.unchanged += 1
+        elif entry.fingerprint is None and _legacy_etag_matches(entry.checksum, item.etag):
+            plan.adopt.append((item.key, entry.checksum or "", item.fingerprint))
+            plan.unchanged += 1
+        else:
+            plan.recheck.append(
+                BronzeFile(item.key, kind, item.size, item.fingerprint, previous=entry.checksum or "")
+            )
+    return plan
+
+
+def _legacy_etag_matches(checksum: str | None, etag: str | None) -> bool:
+    """A pre-fingerprint audit row whose value equals the object's current ETag: the object was not rewritten
+    since it was loaded (its ETag, or its md5 when the ETag is one, would differ)."""
+    return bool(checksum and etag and ":" not in checksum and checksum.lower() == etag.lower())
 
 
 @dataclass
 class LoadResult:
-    """Counts of one `load` run; `failed` lists files that could not be loaded (left for the next run)."""
+    """Counts of one `load` run; `failed` lists files that could not be loaded (left for the next run).
+
+    `files_loaded` counts new and replaced files; `files_replaced` those of them that replaced their own
+    earlier rows (rewritten with other content); `files_verified` audited files that were rewritten with the
+    same bytes (read, compared, fingerprint refreshed, nothing reloaded). Those are in `files_skipped` too.
+    """
 
     files_seen: int = 0
     files_skipped: int = 0
     files_loaded: int = 0
+    files_replaced: int = 0
+    files_verified: int = 0
     rows_loaded: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     failed: dict[str, str] = field(default_factory=dict)
 
     def add(self, loads: Iterable[FileLoad]) -> None:
         for item in loads:
             self.files_loaded += 1
+            self.files_replaced += item.replaced
             self.rows_loaded[item.kind] += item.rows
 
     @property
     def total_rows(self) -> int:
         return sum(self.rows_loaded.values())
-
-
-def new_files(keys: Iterable[str], loaded: Mapping[str, str]) -> tuple[list[BronzeFile], int]:
-    """Files not yet in the audit, plus the number skipped.
-
-    journal_counts files are returned even when loaded: a rerun backfill window overwrites its file under
-    the same name, so the loader compares checksums and replaces the window when the content changed.
-    Event and quarantine names are unique per flush (live) or deterministic with deterministic content
-    (backfill), so a name already audited is skipped without reading it.
-    """
-    todo: list[BronzeFile] = []
-    skipped = 0
-    for key in keys:
-        kind = kind_of(key)
-        if kind is None:
-            continue
-        if key in loaded and kind != "journal_counts":
-            skipped += 1
-            continue
-        todo.append(BronzeFile(key, kind))
-    return todo, skipped
 
 
 def batches(files: Iterable[BronzeFile], max_files: int, max_bytes: int) -> list[list[BronzeFile]]:

@@ -12,8 +12,8 @@ from cardpipe.bronze.store import BronzeStore, LocalStore, open_store
 from cardpipe.config import Settings
 from cardpipe.errors import ServiceUnavailable
 from cardpipe.load.duckdb_load import DuckDBWarehouse
-from cardpipe.load.fetch import local_copy, sizes
-from cardpipe.load.plan import KINDS, PREFIXES, BronzeFile, LoadResult, batches, new_files
+from cardpipe.load.fetch import list_objects, local_copy
+from cardpipe.load.plan import KINDS, PREFIXES, BronzeFile, LoadResult, batches, plan_load, same_content
 from cardpipe.logs import get_logger
 
 log = get_logger("cardpipe.load")
@@ -40,10 +40,6 @@ class LoadError(Exception):
         self.result = result
 
 
-def list_bronze(store: BronzeStore) -> list[str]:
-    return [key for kind in KINDS for key in store.list(PREFIXES[kind])]
-
-
 def run_load(
     settings: Settings,
     *,
@@ -54,8 +50,12 @@ def run_load(
 ) -> LoadResult:
     """Load every new bronze file into RAW; raises LoadError (after loading the rest) if a file is bad.
 
+    An audited file is read again only when its listing fingerprint changed; if its content checksum differs
+    from the audit's, its rows are replaced (one transaction), otherwise only the fingerprint is refreshed.
+
     `progress(done, total)` is called after each batch; `fault(batch_no)` is a test hook called inside each
-    batch's transaction, between its rows and its audit rows, to prove a crash there loses nothing.
+    batch's transaction, after its rows were inserted (and a changed file's earlier rows deleted) and before
+    its audit rows, to prove a crash there loses nothing.
     """
     store = open_store(settings.bronze)
     if settings.warehouse.kind == "snowflake":
@@ -103,18 +103,20 @@ def _run_duckdb(
         applied = warehouse.migrate()
         if applied:
             log.info("load.migrated", applied=applied)
-        loaded = warehouse.loaded()
-        keys = list_bronze(store)
-        todo, skipped = new_files(keys, loaded)
-        result = LoadResult(files_seen=len(keys), files_skipped=skipped)
-        size_of = sizes(store, [f.key for f in todo])
-        todo = [BronzeFile(f.key, f.kind, size_of[f.key]) for f in todo]
+        listing = list_objects(store, [PREFIXES[kind] for kind in KINDS])
+        plan = plan_load(listing, warehouse.audit())
+        # Audit rows from before fingerprints whose S3 ETag is still the md5 they recorded: unchanged.
+        warehouse.refresh(plan.adopt)
+        todo = plan.todo
+        result = LoadResult(files_seen=len(listing), files_skipped=plan.unchanged)
         log.info(
             "load.planned",
             store=store.describe(),
-            files_seen=len(keys),
-            files_new=len(todo),
-            files_skipped=skipped,
+            files_seen=len(listing),
+            files_new=len(plan.new),
+            files_rechecked=len(plan.recheck),
+            files_adopted=len(plan.adopt),
+            files_skipped=plan.unchanged,
         )
         done = 0
         if not isinstance(store, LocalStore):
@@ -125,7 +127,6 @@ def _run_duckdb(
                 store=store,
                 batch=batch,
                 batch_no=batch_no,
-                loaded=loaded,
                 result=result,
                 fault=fault,
             )
@@ -137,6 +138,8 @@ def _run_duckdb(
     log.info(
         "load.finished",
         files_loaded=result.files_loaded,
+        files_replaced=result.files_replaced,
+        files_verified=result.files_verified,
         files_skipped=result.files_skipped,
         files_failed=len(result.failed),
         rows=result.rows_loaded,
@@ -153,19 +156,29 @@ def _load_one_batch(
     store: BronzeStore,
     batch: list[BronzeFile],
     batch_no: int,
-    loaded: dict[str, str],
     result: LoadResult,
     fault: Callable[[int], None] | None,
 ) -> None:
-    """Load a batch; if DuckDB rejects it, retry file by file so one bad object does not block the rest."""
+    """Load a batch; if DuckDB rejects it, retry file by file so one bad object does not block the rest.
+
+    Audited files in the batch were rewritten (new fingerprint): the same bytes only refresh their audit row,
+    other bytes are loaded in place of their earlier rows.
+    """
     with local_copy(store, [f.key for f in batch]) as copy:
-        # journal_counts files are re-read every run; unchanged ones are skipped here by checksum.
-        unchanged = [f for f in batch if loaded.get(f.key) == copy.checksums[f.key]]
-        if unchanged:
-            result.files_skipped += len(unchanged)
-            batch = [f for f in batch if f not in unchanged]
+        same = [f for f in batch if f.audited and same_content(f.previous, copy.digests[f.key])]
+        if same:
+            warehouse.refresh([(f.key, copy.digests[f.key].checksum, f.fingerprint) for f in same])
+            result.files_skipped += len(same)
+            result.files_verified += len(same)
+            log.info("load.verified_unchanged", batch=batch_no, files=len(same))
+            batch = [f for f in batch if f not in same]
         if not batch:
             return
+        replacing = [f.key for f in batch if f.audited]
+        if replacing:
+            log.warning(
+                "load.replacing_changed_files", batch=batch_no, files=len(replacing), first=replacing[0]
+            )
         try:
             loads = warehouse.load_batch(batch, copy, fault, batch_no)
         except duckdb.Error as exc:

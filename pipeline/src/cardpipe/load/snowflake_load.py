@@ -4,24 +4,42 @@ The infrastructure stack owns RAW's DDL (tables from `cardpipe.contracts.raw_tab
 the loader, as LOADER, creates and drops nothing. Before loading it verifies that RAW matches raw_tables and
 that the stage points at the bronze root, and fails fast naming what differs and what to run.
 
-Per kind, one transaction: COPY (which skips files in its load metadata), the audit rows built from
-COPY's per-file result rows, and for journal_counts the replace-per-window clean-up. A failed COPY
-(ON_ERROR = ABORT_STATEMENT) rolls the transaction back, load metadata included, so the next run retries.
+What to load comes from RAW.LOAD_AUDIT and the bucket listing, as on DuckDB: new objects, and audited ones
+whose listing fingerprint (size + ETag) changed and whose bytes, hashed by the loader (sha256, never the ETag:
+under SSE-KMS it is not an MD5), differ from the audit's checksum. Per kind, one transaction: DELETE the
+changed files' rows, COPY the new files (FILES, LOAD_UNCERTAIN_FILES) and the changed ones (FILES, FORCE),
+the audit rows built from COPY's per-file result rows, the fingerprint refresh of files rewritten with the
+same bytes, and for journal_counts the replace-per-window clean-up. A failed COPY (ON_ERROR =
+ABORT_STATEMENT) rolls the transaction back, deletions and load metadata included; the next run retries.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 
+from cardpipe.bronze.store import BronzeStore, open_store
 from cardpipe.config import ConfigError, Settings, SnowflakeSettings
 from cardpipe.contracts import names
 from cardpipe.errors import ServiceUnavailable
 from cardpipe.load import snowflake_sql as sql
-from cardpipe.load.plan import KINDS, FileLoad, Kind, LoadResult
+from cardpipe.load.fetch import content_digests, list_objects
+from cardpipe.load.plan import (
+    KINDS,
+    PREFIXES,
+    AuditEntry,
+    BronzeFile,
+    Digests,
+    FileLoad,
+    Kind,
+    LoadResult,
+    plan_load,
+    same_content,
+)
 from cardpipe.logs import get_logger
 
 log = get_logger("cardpipe.load.snowflake")
@@ -133,8 +151,11 @@ class SnowflakeWarehouse:
         file_format: str,
         bronze_s3_prefix: str = "",
         bronze_s3_bucket: str | None = None,
+        store: BronzeStore | None = None,
     ) -> None:
         self.conn = conn
+        # Where the loader lists and hashes bronze (the stage's bucket); COPY reads the stage itself.
+        self.store = store
         self.stage = stage
         self.file_format = file_format
         self.root = sql.stage_root(bronze_s3_prefix)
@@ -188,12 +209,10 @@ class SnowflakeWarehouse:
         for statement in sql.TRUNCATE_SQL:
             self._run(statement)
 
-    def checksums(self, kind: Kind) -> dict[str, str]:
-        cur = self._run(sql.list_sql(kind, self.stage))
-        cols = [d[0].lower() for d in cur.description]
+    def audit(self) -> dict[str, AuditEntry]:
         return {
-            sql.bronze_key(str(r["name"]), self.root): str(r["md5"])
-            for r in (dict(zip(cols, row, strict=True)) for row in cur.fetchall())
+            str(name): AuditEntry(checksum, fingerprint)
+            for name, checksum, fingerprint in self._run(sql.AUDIT_SELECT_SQL).fetchall()
         }
 
     def record(self, kind: Kind, loads: list[FileLoad]) -> None:
@@ -202,36 +221,71 @@ class SnowflakeWarehouse:
             return
         self._run(sql.audit_delete_sql(len(loads)), [x.file_name for x in loads])
         self.conn.cursor().executemany(
-            sql.AUDIT_INSERT_SQL, [(x.file_name, kind, x.rows, x.checksum) for x in loads]
+            sql.AUDIT_INSERT_SQL,
+            [(x.file_name, kind, x.rows, x.checksum, x.fingerprint or None) for x in loads],
         )
 
-    def load_kind(self, kind: Kind, *, load_uncertain_files: bool = False) -> sql.CopyOutcome:
-        """COPY one kind and record its audit rows in the same transaction."""
-        checksums = self.checksums(kind)
+    def refresh(self, entries: Sequence[tuple[str, str, str]]) -> None:
+        """(file_name, checksum, fingerprint) of audited files whose rows stay; the caller owns the
+        transaction."""
+        if entries:
+            self.conn.cursor().executemany(
+                sql.AUDIT_REFRESH_SQL, [(checksum, fp, name) for name, checksum, fp in entries]
+            )
+
+    def load_kind(
+        self,
+        kind: Kind,
+        new: Sequence[BronzeFile],
+        changed: Sequence[BronzeFile],
+        digests: dict[str, Digests],
+        *,
+        same: Sequence[tuple[str, str, str]] = (),
+        fault: Callable[[Kind], None] | None = None,
+    ) -> sql.CopyOutcome:
+        """One kind in one transaction: delete the changed files' rows, COPY new and changed files, record."""
+        if not (new or changed or same):
+            return sql.CopyOutcome([], {})
+        checksums = {f.key: digests[f.key].checksum for f in [*new, *changed]}
+        fingerprints = {f.key: f.fingerprint for f in [*new, *changed]}
+        replaced = {f.key for f in changed}
+        loads: list[FileLoad] = []
+        problems: dict[str, str] = {}
         self._run("BEGIN")
         try:
-            cur = self._run(
-                sql.copy_sql(
-                    kind,
-                    self.stage,
-                    self.file_format,
-                    root=self.root,
-                    load_uncertain_files=load_uncertain_files,
-                )
-            )
-            outcome = sql.parse_copy_result(
-                kind, [d[0] for d in cur.description], cur.fetchall(), checksums, root=self.root
-            )
-            if outcome.problems:
-                raise CopyIncomplete(
-                    f"COPY INTO {sql.TABLES[kind]} did not load every file: {outcome.problems}"
-                )
-            self.finish_kind(kind, outcome.loads)
+            changed_keys = [f.key for f in changed]
+            for part in _chunks(changed_keys):
+                self._run(sql.delete_rows_sql(kind, len(part)), part)
+            for files, force in (([f.key for f in new], False), (changed_keys, True)):
+                for part in _chunks(files):
+                    cur = self._run(
+                        sql.copy_sql(
+                            kind, self.stage, self.file_format, root=self.root, keys=part, force=force
+                        )
+                    )
+                    outcome = sql.parse_copy_result(
+                        kind,
+                        [d[0] for d in cur.description],
+                        cur.fetchall(),
+                        checksums,
+                        root=self.root,
+                        fingerprints=fingerprints,
+                        replaced=replaced,
+                        expected=part,
+                    )
+                    loads += outcome.loads
+                    problems |= outcome.problems
+            if problems:
+                raise CopyIncomplete(f"COPY INTO {sql.TABLES[kind]} did not load every file: {problems}")
+            if fault is not None:
+                fault(kind)  # tests: fail after the deletions and COPYs, before the audit rows
+            self.finish_kind(kind, loads)
+            self.refresh(same)
             self._run("COMMIT")
         except BaseException:
             self._run("ROLLBACK")
             raise
-        return outcome
+        return sql.CopyOutcome(loads, problems)
 
     def finish_kind(self, kind: Kind, loads: list[FileLoad]) -> None:
         """What follows a kind's COPY inside its transaction: replace-per-window, then the audit rows."""
@@ -240,11 +294,20 @@ class SnowflakeWarehouse:
         self.record(kind, loads)
 
 
+def _chunks(keys: Sequence[str]) -> list[list[str]]:
+    return [list(keys[i : i + sql.MAX_COPY_FILES]) for i in range(0, len(keys), sql.MAX_COPY_FILES)]
+
+
 def run_snowflake_load(settings: Settings, *, replay: bool = False) -> LoadResult:
-    """COPY every kind; Snowflake's load metadata decides what is new (no FORCE)."""
+    """Plan from the audit and the bucket listing, then COPY each kind (see the module docstring)."""
     started = time.monotonic()
     conn = connect(settings.snowflake)
     try:
+        if settings.bronze.backend != "s3":
+            raise ConfigError(
+                "WAREHOUSE_KIND=snowflake loads from the stage on the raw bucket: set BRONZE_BACKEND=s3 and "
+                "BRONZE_S3_BUCKET (the loader lists and hashes the objects there)"
+            )
         try:
             warehouse = SnowflakeWarehouse(
                 conn,
@@ -252,6 +315,7 @@ def run_snowflake_load(settings: Settings, *, replay: bool = False) -> LoadResul
                 file_format=settings.snowflake.file_format,
                 bronze_s3_prefix=settings.bronze.s3_prefix,
                 bronze_s3_bucket=settings.bronze.s3_bucket,
+                store=open_store(settings.bronze),
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
@@ -261,6 +325,9 @@ def run_snowflake_load(settings: Settings, *, replay: bool = False) -> LoadResul
     log.info(
         "load.finished",
         files_loaded=result.files_loaded,
+        files_replaced=result.files_replaced,
+        files_verified=result.files_verified,
+        files_skipped=result.files_skipped,
         rows=result.rows_loaded,
         seconds=round(time.monotonic() - started, 3),
     )
@@ -268,19 +335,60 @@ def run_snowflake_load(settings: Settings, *, replay: bool = False) -> LoadResul
 
 
 def load_into(
-    warehouse: SnowflakeWarehouse, *, replay: bool = False, database: str | None = None
+    warehouse: SnowflakeWarehouse,
+    *,
+    replay: bool = False,
+    database: str | None = None,
+    fault: Callable[[Kind], None] | None = None,
 ) -> LoadResult:
-    """Verify RAW, empty it on replay, then COPY each kind in its own transaction."""
-    result = LoadResult()
+    """Verify RAW, empty it on replay, plan, hash what must be read, then load each kind (one transaction
+    each)."""
     warehouse.verify()
+    if warehouse.store is None:
+        raise ConfigError("the Snowflake loader needs the bronze store to list and hash objects")
     if replay:
         warehouse.truncate_raw()
         log.warning("replay.truncated_raw", database=database)
+    listing = list_objects(warehouse.store, [PREFIXES[kind] for kind in KINDS])
+    plan = plan_load(listing, warehouse.audit())
+    result = LoadResult(files_seen=len(listing), files_skipped=plan.unchanged)
+    if plan.adopt:
+        # Audit rows from before fingerprints whose ETag is still the one recorded: unchanged, not read.
+        warehouse._run("BEGIN")
+        warehouse.refresh(plan.adopt)
+        warehouse._run("COMMIT")
+    todo = plan.todo
+    digests = content_digests(warehouse.store, [f.key for f in todo])
+    log.info(
+        "load.planned",
+        files_seen=len(listing),
+        files_new=len(plan.new),
+        files_rechecked=len(plan.recheck),
+        files_adopted=len(plan.adopt),
+        files_skipped=plan.unchanged,
+    )
     for kind in KINDS:
-        # After TRUNCATE the load metadata is gone: files older than 64 days have an uncertain load status
-        # and would be skipped, so replay loads them explicitly.
-        outcome = warehouse.load_kind(kind, load_uncertain_files=replay)
+        new = [f for f in plan.new if f.kind == kind]
+        recheck = [f for f in plan.recheck if f.kind == kind]
+        same = [f for f in recheck if same_content(f.previous, digests[f.key])]
+        changed = [f for f in recheck if f not in same]
+        outcome = warehouse.load_kind(
+            kind,
+            new,
+            changed,
+            digests,
+            same=[(f.key, digests[f.key].checksum, f.fingerprint) for f in same],
+            fault=fault,
+        )
         result.add(outcome.loads)
-        log.info("load.copied", kind=kind, files=len(outcome.loads), rows=sum(x.rows for x in outcome.loads))
-    result.files_seen = result.files_loaded
+        result.files_skipped += len(same)
+        result.files_verified += len(same)
+        log.info(
+            "load.copied",
+            kind=kind,
+            files=len(outcome.loads),
+            files_replaced=len(changed),
+            files_verified=len(same),
+            rows=sum(x.rows for x in outcome.loads),
+        )
     return result

@@ -8,20 +8,23 @@ TRUNCATEs.
 ON_ERROR policy: ABORT_STATEMENT for every kind. Bronze lines were already validated at ingestion (bad
 events sit in quarantine), so a line COPY cannot parse means a damaged object: aborting fails the task
 loudly and loads nothing from that statement, instead of CONTINUE/SKIP_FILE silently dropping events.
-No FORCE: COPY's own load metadata (64 days) skips files it already loaded, so a rerun is a no-op.
+
+What is loaded: the loader decides, from RAW.LOAD_AUDIT and the bucket listing (not COPY's 64-day load
+metadata, which would load a rewritten object a second time next to its old rows): COPY names the files in
+FILES. New files: LOAD_UNCERTAIN_FILES (the metadata still refuses a file it knows it loaded). Files whose
+content changed: DELETE of their rows and COPY with FORCE in one transaction.
 
 Paths: the stage URL is the bronze root (`names.stage_url`), so a kind's files are read from
-`@stage/<names.stage_path(prefix)>` and PATTERN only selects the `.ndjson.gz` suffix (whatever path PATTERN
-is matched against, stage-relative or bucket-relative, the suffix is the same). FILE_NAME in RAW is the bronze
+`@stage/<names.stage_path(prefix)>` and FILES are paths relative to it. FILE_NAME in RAW is the bronze
 key, as the DuckDB loader writes it: `bronze_key` / `file_name_sql` turn any of the three spellings a file
-can come back in (the COPY/LIST URL `s3://bucket/<prefix>/raw/<path>`, the bucket-relative
+can come back in (the COPY result's URL `s3://bucket/<prefix>/raw/<path>`, the bucket-relative
 `<prefix>/raw/<path>`, the stage-relative `<path>`) into `raw/<path>`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,9 +75,6 @@ _PROJECTIONS: dict[Kind, list[tuple[str, str]]] = {
         ("CAPTURED_AT", "$1:captured_at::TIMESTAMP_TZ"),
     ],
 }
-# Only the suffix: the FROM path already selects the kind.
-PATTERN = r".*[.]ndjson[.]gz"
-
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
 # What BRONZE_S3_PREFIX may hold to be spliced into a string literal (S3 allows more; we need no more).
 _PREFIX = re.compile(r"^[A-Za-z0-9_.=/-]*$")
@@ -129,25 +129,41 @@ def copy_columns(kind: Kind) -> list[str]:
     return [col for col, _ in _PROJECTIONS[kind]] + [FILE_NAME_COLUMN]
 
 
-def copy_sql(
-    kind: Kind, stage: str, file_format: str, *, root: str, load_uncertain_files: bool = False
-) -> str:
-    """COPY INTO the kind's RAW table from its path in the stage; LOADED_AT is left to the column default."""
+# COPY takes at most 1,000 names in FILES.
+MAX_COPY_FILES = 1000
+
+
+def stage_file(kind: Kind, key: str) -> str:
+    """A bronze key as a FILES entry: its path relative to the kind's location in the stage, as a literal."""
+    prefix = PREFIXES[kind]
+    if not key.startswith(prefix):
+        raise ValueError(f"bronze key {key!r} is not under {prefix!r}")
+    path = key[len(prefix) :].replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{path}'"
+
+
+def copy_sql(kind: Kind, stage: str, file_format: str, *, root: str, keys: Sequence[str], force: bool) -> str:
+    """COPY INTO the kind's RAW table exactly the named bronze files; LOADED_AT is left to the column default.
+
+    New files (`force=False`) take LOAD_UNCERTAIN_FILES: the audit, not COPY's 64-day load metadata, knows
+    they were never loaded, and the metadata still refuses a file it knows it loaded. Changed files
+    (`force=True`, after their rows were deleted in the same transaction) are loaded again whatever the
+    metadata says.
+    """
+    if not keys or len(keys) > MAX_COPY_FILES:
+        raise ValueError(f"COPY takes 1 to {MAX_COPY_FILES} files, got {len(keys)}")
     exprs = [expr for _, expr in _PROJECTIONS[kind]] + [file_name_sql("METADATA$FILENAME", root)]
     select = ",\n        ".join(exprs)
-    uncertain = "\nLOAD_UNCERTAIN_FILES = TRUE" if load_uncertain_files else ""
+    files = ", ".join(stage_file(kind, key) for key in keys)
+    option = "FORCE = TRUE" if force else "LOAD_UNCERTAIN_FILES = TRUE"
     return (
         f"COPY INTO {TABLES[kind]} ({', '.join(copy_columns(kind))})\n"
         f"FROM (\n    SELECT\n        {select}\n    FROM {stage_location(kind, stage)}\n)\n"
+        f"FILES = ({files})\n"
         f"FILE_FORMAT = (FORMAT_NAME = '{_identifier(file_format, 'file format')}')\n"
-        f"PATTERN = '{PATTERN}'\n"
-        f"ON_ERROR = ABORT_STATEMENT{uncertain}"
+        f"ON_ERROR = ABORT_STATEMENT\n"
+        f"{option}"
     )
-
-
-def list_sql(kind: Kind, stage: str) -> str:
-    """LIST the kind's objects: their md5 (the S3 ETag) is the audit checksum on Snowflake."""
-    return f"LIST {stage_location(kind, stage)} PATTERN = '{PATTERN}'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,28 +176,52 @@ def parse_copy_result(
     kind: Kind,
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
-    checksums: dict[str, str],
+    checksums: Mapping[str, str],
     *,
     root: str,
+    fingerprints: Mapping[str, str] | None = None,
+    replaced: Collection[str] = (),
+    expected: Collection[str] = (),
 ) -> CopyOutcome:
-    """Turn COPY's result rows (one per file) into audit records; anything not LOADED is a problem.
+    """Turn COPY's result rows (one per file) into audit records; anything not LOADED is a problem, and so is
+    an `expected` file COPY did not report (its load metadata says it was loaded, the audit does not).
 
-    With no new files COPY returns a single row whose only column is a status message: no loads.
+    With no files loaded COPY returns a single row whose only column is a status message: no loads.
     """
     cols = [c.lower() for c in columns]
-    if "file" not in cols:
-        return CopyOutcome([], {})
     loads: list[FileLoad] = []
     problems: dict[str, str] = {}
-    for row in rows:
+    for row in rows if "file" in cols else []:
         record = dict(zip(cols, row, strict=True))
         key = bronze_key(str(record["file"]), root)
         status = str(record.get("status", "")).upper()
         if status == "LOADED":
-            loads.append(FileLoad(key, kind, int(record.get("rows_loaded") or 0), checksums.get(key, "")))
+            loads.append(
+                FileLoad(
+                    key,
+                    kind,
+                    int(record.get("rows_loaded") or 0),
+                    checksums.get(key, ""),
+                    (fingerprints or {}).get(key, ""),
+                    replaced=key in replaced,
+                )
+            )
         else:
             problems[key] = f"{status}: {record.get('first_error')}"
+    reported = {x.file_name for x in loads} | set(problems)
+    for key in expected:
+        if key not in reported:
+            problems[key] = (
+                "SKIPPED: COPY's load metadata says it was loaded but RAW.LOAD_AUDIT has no row for it "
+                "(another writer of RAW?); `cardpipe replay` reloads RAW from bronze"
+            )
     return CopyOutcome(loads, problems)
+
+
+def delete_rows_sql(kind: Kind, count: int) -> str:
+    """A changed file's earlier rows, deleted in the transaction that COPYs it again."""
+    placeholders = ", ".join(["%s"] * count)
+    return f"DELETE FROM {TABLES[kind]} WHERE {FILE_NAME_COLUMN} IN ({placeholders})"
 
 
 def audit_delete_sql(count: int) -> str:
@@ -189,10 +229,13 @@ def audit_delete_sql(count: int) -> str:
     return f"DELETE FROM {AUDIT_TABLE} WHERE FILE_NAME IN ({placeholders})"
 
 
+AUDIT_SELECT_SQL = f"SELECT FILE_NAME, CHECKSUM, FINGERPRINT FROM {AUDIT_TABLE}"
 AUDIT_INSERT_SQL = (
-    f'INSERT INTO {AUDIT_TABLE} (FILE_NAME, KIND, "ROWS", CHECKSUM, LOADED_AT) '
-    "VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP())"
+    f'INSERT INTO {AUDIT_TABLE} (FILE_NAME, KIND, "ROWS", CHECKSUM, FINGERPRINT, LOADED_AT) '
+    "VALUES (%s, %s, %s, %s, %s, CURRENT_TIMESTAMP())"
 )
+# Rewritten with the same bytes (or adopted after the upgrade): the rows stay, the fingerprint is refreshed.
+AUDIT_REFRESH_SQL = f"UPDATE {AUDIT_TABLE} SET CHECKSUM = %s, FINGERPRINT = %s WHERE FILE_NAME = %s"
 
 # Replace-per-window: keep only the rows of the latest load of each window.
 JOURNAL_REPLACE_SQL = f"""
