@@ -56,7 +56,7 @@ lint: .venv/.synced node_modules/.installed ## ruff, mypy, buf lint + breaking, 
 test-pipeline: .venv/.synced dbt-setup ## Pipeline tests (real RabbitMQ, PostgreSQL, moto S3 server; end to end through dbt)
 	.venv/bin/pytest tests/pipeline
 
-test: lint test-contract test-pipeline test-dbt test-infra infra-e2e test-deploy test-airflow ## Every test suite (CI runs this)
+test: lint test-contract test-pipeline test-dbt test-infra infra-e2e test-deploy test-airflow test-chaos ## Every test suite (CI runs this)
 
 bench: bench-ingest bench-load ## Every benchmark
 
