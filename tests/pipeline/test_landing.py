@@ -14,7 +14,8 @@ import pytest
 from cardpipe.bronze.store import BronzeStore, LocalStore, open_store
 from cardpipe.config import BronzeSettings
 from cardpipe.contracts.codec import encode_event
-from cardpipe.ingest.landing import build_objects, land, live_names
+from cardpipe.ingest import landing
+from cardpipe.ingest.landing import QUARANTINE_META, build_objects, land, live_names
 from sportscards.catalog.v1 import catalog_pb2
 from sportscards.common.v1.money_pb2 import Money
 from sportscards.manufacturing.v1 import manufacturing_pb2
@@ -254,3 +255,62 @@ def test_land_raises_when_the_store_fails(tmp_path: Any) -> None:
 
     with pytest.raises(OSError, match="disk full"):
         land(Broken(tmp_path), live_meta([order_placed()]), source="live", name_factory=live_names("x"))
+
+
+def _lines(prepared_objects: dict[str, bytes]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        key: [orjson.loads(line) for line in gzip.decompress(data).splitlines()]
+        for key, data in prepared_objects.items()
+    }
+
+
+def test_a_message_whose_line_cannot_be_serialized_is_quarantined_alone() -> None:
+    """Metadata JSON cannot hold (bytes, an object) fails only that message: it lands in quarantine as
+    `unserializable` with its original bytes; the other messages of the batch land as events."""
+    good = valid_events(4)
+    bad_body = order_placed()
+    messages: list[tuple[bytes, dict[str, Any]]] = [
+        (body, {"redelivered": False, "routing_key": "order.order_placed"}) for body in good.values()
+    ]
+    messages.insert(2, (bad_body, {"redelivered": False, "routing_key": b"order.\xff", "x": object()}))
+
+    prepared = build_objects(messages, source="live", ingested_at=INGESTED, name="n")
+
+    assert prepared.counts.events == 4 and prepared.counts.quarantined == {"unserializable": 1}
+    lines = _lines(prepared.objects)
+    quarantined = [line for key, group in lines.items() if "/quarantine/" in key for line in group]
+    assert len(quarantined) == 1
+    (line,) = quarantined
+    assert line["reason"] == "unserializable" and "TypeError" in line["detail"]
+    assert base64.b64decode(line["raw_b64"]) == bad_body
+    assert line["event_type"] == "order_placed" and line["event_id"]
+    assert line["ingest"]["routing_key"] == {"b64": base64.b64encode(b"order.\xff").decode()}
+    events = [line["event_id"] for key, group in lines.items() if "/events/" in key for line in group]
+    assert sorted(events) == sorted(good)
+
+
+def test_a_decoder_crash_is_quarantined_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = landing.decode
+
+    def decode(body: bytes) -> Any:
+        if body == b"boom":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(body)
+
+    monkeypatch.setattr(landing, "decode", decode)
+    good = valid_events(2)
+    prepared = build_objects(
+        live_meta([b"boom", *good.values()]), source="live", ingested_at=INGESTED, name="n"
+    )
+    assert prepared.counts.events == 2 and prepared.counts.quarantined == {"undecodable": 1}
+
+
+def test_a_caller_marked_message_is_quarantined_with_the_given_reason() -> None:
+    body = order_placed()
+    meta = {"queue": "q", QUARANTINE_META: ("dead_lettered", "x-death: rejected")}
+    prepared = build_objects([(body, meta)], source="live", ingested_at=INGESTED, name="n")
+    assert prepared.counts.quarantined == {"dead_lettered": 1} and prepared.counts.events == 0
+    ((key, (line,)),) = _lines(prepared.objects).items()
+    assert "/reason=dead_lettered/" in key
+    assert line["detail"] == "x-death: rejected" and line["event_type"] == "order_placed"
+    assert QUARANTINE_META not in line["ingest"] and line["ingest"]["queue"] == "q"

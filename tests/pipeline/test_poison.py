@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pika
 from cardpipe.bronze.store import open_store
 from cardpipe.config import BronzeSettings, RabbitSettings
 from cardpipe.ingest.consumer import run_consumer
+from cardpipe.sources.rabbit import declare_topology
 from sportscards.envelope.v1.envelope_pb2 import EventEnvelope
 
 from .test_consumer import make_settings, publish, queue_depth
@@ -79,3 +81,43 @@ def test_out_of_range_occurred_at_is_quarantined_not_a_crash(
         good
     )
     assert queue_depth(rabbit_settings) == 0
+
+
+def test_routing_key_that_is_not_utf8_is_quarantined_and_the_rest_of_the_batch_lands(
+    rabbit_settings: RabbitSettings, local_bronze: BronzeSettings, tmp_path: Path
+) -> None:
+    """pika hands a non-UTF-8 routing key back as bytes; it used to fail the whole batch's serialization, so
+    the consumer crash-looped on it until the delivery limit dead-lettered the valid events too."""
+
+    good = valid_events(10)
+    bad_body = valid_events(1).popitem()[1]
+    bad_key = b"order.\xff\xfe"
+    conn = pika.BlockingConnection(pika.URLParameters(rabbit_settings.url))
+    ch = conn.channel()
+    declare_topology(ch, rabbit_settings)
+    ch.confirm_delivery()
+    bodies = list(good.values())
+    for body in [*bodies[:5], bad_body, *bodies[5:]]:
+        key: str | bytes = bad_key if body is bad_body else "order.order_placed"
+        ch.basic_publish(rabbit_settings.exchange, key, body, pika.BasicProperties(delivery_mode=2))
+    conn.close()
+
+    stats = run_consumer(  # in a worker process, the CLI default: the batch is pickled there
+        make_settings(rabbit_settings, local_bronze, tmp_path),
+        until_idle=True,
+        idle_seconds=0.5,
+        workers=1,
+        handle_signals=False,
+    )
+
+    assert stats.counts.quarantined == {"invalid_routing_key": 1}
+    assert stats.counts.events == 10
+
+    store = open_store(local_bronze)
+    (line,) = read_lines(store, "raw/quarantine/source=live/reason=invalid_routing_key/")
+    assert base64.b64decode(line["raw_b64"]) == bad_body
+    assert line["ingest"]["routing_key"] is None
+    assert base64.b64decode(line["ingest"]["routing_key_raw"]["b64"]) == bad_key
+    assert sorted(x["event_id"] for x in read_lines(store, "raw/events/")) == sorted(good)
+    assert queue_depth(rabbit_settings) == 0
+    assert queue_depth(rabbit_settings, rabbit_settings.dead_letter_queue) == 0

@@ -34,7 +34,16 @@ import pika.exceptions
 import pika.spec
 from cardpipe.bronze.store import BronzeStore, open_store
 from cardpipe.config import BronzeSettings, Settings
-from cardpipe.ingest.landing import LandingCounts, land, live_names, utc_now
+from cardpipe.ingest.landing import (
+    INVALID_PROPERTIES,
+    INVALID_ROUTING_KEY,
+    QUARANTINE_META,
+    LandingCounts,
+    jsonable,
+    land,
+    live_names,
+    utc_now,
+)
 from cardpipe.logs import get_logger
 from cardpipe.sources.rabbit import connect, declare_topology
 from pika.adapters.blocking_connection import BlockingChannel
@@ -75,11 +84,29 @@ class ConsumeStats:
 @dataclass
 class _Batch:
     bodies: list[bytes] = field(default_factory=list)
-    redelivered: list[bool] = field(default_factory=list)
-    routing_keys: list[str] = field(default_factory=list)
+    metas: list[dict[str, Any]] = field(default_factory=list)
     size: int = 0
     last_tag: int = 0
     started: float = 0.0
+
+
+def message_meta(method: pika.spec.Basic.Deliver) -> dict[str, Any]:
+    """The ingest fields of one delivery. Never raises: a routing key that is not UTF-8 (pika then hands
+    back bytes) or unreadable delivery fields mark the message for quarantine, with the raw value kept."""
+    try:
+        routing_key: Any = method.routing_key
+        meta: dict[str, Any] = {"redelivered": bool(method.redelivered), "routing_key": routing_key}
+        if not isinstance(routing_key, str):
+            meta["routing_key"] = None
+            meta["routing_key_raw"] = jsonable(routing_key)
+            meta[QUARANTINE_META] = (INVALID_ROUTING_KEY, "the AMQP routing key is not UTF-8 text")
+    except Exception as exc:
+        return {
+            "redelivered": None,
+            "routing_key": None,
+            QUARANTINE_META: (INVALID_PROPERTIES, f"unreadable delivery fields: {type(exc).__name__}"),
+        }
+    return meta
 
 
 # --------------------------------------------------------------------------- landing (inline or worker)
@@ -100,10 +127,7 @@ def _land_batch(store: BronzeStore | None, batch: _Batch, ingested_at: datetime,
     """Land one live batch; the store is the worker's own when called in a worker process."""
     target = store if store is not None else _worker_store
     assert target is not None, "worker store not initialised"
-    messages = (
-        (body, {"redelivered": redo, "routing_key": rk})
-        for body, redo, rk in zip(batch.bodies, batch.redelivered, batch.routing_keys, strict=True)
-    )
+    messages = zip(batch.bodies, batch.metas, strict=True)
     return land(target, messages, source="live", name_factory=lambda _at: name, ingested_at=ingested_at)
 
 
@@ -207,8 +231,7 @@ class Consumer:
         if not batch.bodies:
             batch.started = time.monotonic()
         batch.bodies.append(body)
-        batch.redelivered.append(bool(method.redelivered))
-        batch.routing_keys.append(method.routing_key)
+        batch.metas.append(message_meta(method))
         batch.size += len(body)
         batch.last_tag = method.delivery_tag
         if len(batch.bodies) >= self._max_events or batch.size >= self._max_bytes:

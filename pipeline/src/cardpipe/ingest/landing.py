@@ -21,9 +21,20 @@ from typing import Any
 import orjson
 from cardpipe.bronze.layout import Source, events_key, quarantine_key
 from cardpipe.bronze.store import BronzeStore
-from cardpipe.contracts.codec import DecodedEvent, decode, format_ts
+from cardpipe.contracts.codec import DecodedEvent, Rejection, decode, format_ts
 
 PUT_THREADS = 8
+
+# Quarantine reasons of the landing path itself (the decoder's own are contracts.codec.Reason).
+# Stable strings: they are partition values and SQL filters.
+UNDECODABLE = "undecodable"
+UNSERIALIZABLE = "unserializable"  # the bronze line could not be built (e.g. metadata JSON cannot hold)
+INVALID_ROUTING_KEY = "invalid_routing_key"  # the AMQP routing key is not UTF-8 text
+INVALID_PROPERTIES = "invalid_properties"  # AMQP properties/headers could not be read
+DEAD_LETTERED = "dead_lettered"  # drained from the dead-letter queue (ingest.dead_letters)
+# Reserved ingest-metadata key: (reason, detail) makes build_lines quarantine the message whatever it
+# decodes to (the consumer's bad routing key, the dead-letter drain).
+QUARANTINE_META = "_quarantine"
 # Level 1: about 3x faster than the default 6 for ~15% larger objects; ingestion speed matters more.
 GZIP_LEVEL = 1
 
@@ -90,10 +101,98 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def jsonable(value: Any) -> Any:
+    """A JSON-safe copy of broker metadata (AMQP headers, routing keys): bytes that are not UTF-8 become
+    `{"b64": ...}`, timestamps ISO text, anything else unknown its str(). Never raises."""
+    result: Any
+    if value is None or isinstance(value, bool | int | float | str):
+        result = value
+    elif isinstance(value, bytes | bytearray):
+        try:
+            result = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            result = {"b64": binascii.b2a_base64(bytes(value), newline=False).decode("ascii")}
+    elif isinstance(value, Mapping):
+        result = {str(jsonable(k)): jsonable(v) for k, v in value.items()}
+    elif isinstance(value, list | tuple):
+        result = [jsonable(v) for v in value]
+    elif isinstance(value, datetime):
+        result = value.isoformat()
+    else:
+        try:
+            result = str(value)
+        except Exception:
+            result = f"<unprintable {type(value).__name__}>"
+    return result
+
+
+def _quarantine_record(
+    reason: str, detail: str, decoded: DecodedEvent | Rejection | None, raw_b64: str, ingest: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "reason": reason,
+        "detail": detail,
+        "event_id": getattr(decoded, "event_id", None),
+        "event_type": getattr(decoded, "event_type", None),
+        "raw_b64": raw_b64,
+        "ingest": ingest,
+    }
+
+
+def _rejected(
+    decoded: DecodedEvent | Rejection,
+    forced: Any,
+    raw_b64: str,
+    ingest: dict[str, Any],
+    names: tuple[Source, str, datetime, str],
+) -> tuple[str, str, dict[str, Any]]:
+    """(reason, key, record) of a message the decoder rejected or the caller marked (`forced`)."""
+    source, _, ingested_at, name = names
+    if forced is not None:
+        reason, detail = str(forced[0]), str(forced[1])
+    else:
+        assert isinstance(decoded, Rejection)
+        reason, detail = str(decoded.reason), decoded.detail
+    record = _quarantine_record(reason, detail, decoded, raw_b64, ingest)
+    return reason, quarantine_key(source, reason, ingested_at, name), record
+
+
+def _fallback_line(
+    exc: Exception,
+    *,
+    body_b64: str,
+    meta: Mapping[str, Any],
+    forced: Any,
+    decoded: DecodedEvent | Rejection | None,
+    names: tuple[Source, str, datetime, str],
+) -> tuple[str, str, bytes]:
+    """The quarantine line of a message whose normal line could not be built: (reason, key, line)."""
+    source, ingested_text, ingested_at, name = names
+    reason = UNSERIALIZABLE if decoded is not None else UNDECODABLE
+    if isinstance(forced, tuple | list) and forced:
+        reason = str(jsonable(forced[0]))
+    detail = f"{type(exc).__name__}: {exc}"[:1000]
+    try:
+        extra = {str(k): v for k, v in meta.items() if k != QUARANTINE_META}
+    except Exception:
+        extra = {"meta": "<unreadable>"}
+    ingest = {"source": source, "ingested_at": ingested_text, **jsonable(extra)}
+    record = _quarantine_record(reason, detail, None, body_b64, ingest)
+    if decoded is not None:
+        record["event_id"] = jsonable(decoded.event_id)
+        record["event_type"] = jsonable(decoded.event_type)
+    return reason, quarantine_key(source, reason, ingested_at, name), orjson.dumps(record)
+
+
 def build_lines(
     messages: Iterable[Incoming], *, source: Source, ingested_at: datetime, name: str
 ) -> tuple[dict[str, list[bytes]], LandingCounts]:
-    """Decode every message into its bronze line (orjson bytes), grouped by object key. Pure."""
+    """Decode every message into its bronze line (orjson bytes), grouped by object key. Pure.
+
+    Each message is isolated: whatever fails for one (its metadata, the decoder, serialization) sends that
+    message alone to quarantine with a reason and its original bytes, so it can never fail the batch.
+    A caller that already knows a message is bad sets `meta[QUARANTINE_META] = (reason, detail)`.
+    """
     ingested_text = format_ts(ingested_at)
     dumps = orjson.dumps
     b64 = binascii.b2a_base64
@@ -104,35 +203,37 @@ def build_lines(
     quarantined = counts.quarantined
     n_events = 0
     n_messages = 0
+    names = (source, ingested_text, ingested_at, name)
     for body, meta in messages:
         n_messages += 1
-        ingest = {"source": source, "ingested_at": ingested_text, **meta}
-        decoded = decode(body)
         raw_b64 = b64(body, newline=False).decode("ascii")
-        if type(decoded) is DecodedEvent:
-            record = decoded.to_record()
-            record["raw_b64"] = raw_b64
-            record["ingest"] = ingest
-            cache_key = (decoded.event_type, record["occurred_at"][:13])
-            key = event_keys.get(cache_key)
-            if key is None:
-                key = events_key(source, decoded.event_type, decoded.occurred_at, name)
-                event_keys[cache_key] = key
-            n_events += 1
-        else:
-            assert not isinstance(decoded, DecodedEvent)
-            reason = str(decoded.reason)
-            record = {
-                "reason": reason,
-                "detail": decoded.detail,
-                "event_id": decoded.event_id,
-                "event_type": decoded.event_type,
-                "raw_b64": raw_b64,
-                "ingest": ingest,
-            }
-            key = quarantine_key(source, reason, ingested_at, name)
+        decoded: DecodedEvent | Rejection | None = None
+        forced = None
+        try:
+            ingest = {"source": source, "ingested_at": ingested_text, **meta}
+            forced = ingest.pop(QUARANTINE_META, None)
+            decoded = decode(body)
+            if forced is None and type(decoded) is DecodedEvent:
+                record = decoded.to_record()
+                record["raw_b64"] = raw_b64
+                record["ingest"] = ingest
+                cache_key = (decoded.event_type, record["occurred_at"][:13])
+                key = event_keys.get(cache_key)
+                if key is None:
+                    key = events_key(source, decoded.event_type, decoded.occurred_at, name)
+                    event_keys[cache_key] = key
+                reason = ""
+            else:
+                reason, key, record = _rejected(decoded, forced, raw_b64, ingest, names)
+            line = dumps(record)
+        except Exception as exc:
+            reason, key, line = _fallback_line(
+                exc, body_b64=raw_b64, meta=meta, forced=forced, decoded=decoded, names=names
+            )
+        if reason:
             quarantined[reason] += 1
-        line = dumps(record)
+        else:
+            n_events += 1
         group = groups.get(key)
         if group is None:
             groups[key] = [line]
