@@ -1,4 +1,5 @@
-"""Data-quality gate: RAW freshness, volume anomaly and journal-vs-RAW reconciliation, with an alert.
+"""Data-quality gate: RAW freshness, volume anomaly, journal-vs-RAW reconciliation and an empty dead-letter
+queue, with an alert.
 
 Runs after every marts rebuild (MARTS asset) and at least daily at 06:00 UTC, so a pipeline that silently
 stopped still gets a freshness failure. The checks are dbt tests tagged `data_quality` (their logic lives in
@@ -40,8 +41,22 @@ def data_quality() -> None:
         """Volume anomaly and reconciliation of journal counts against RAW (dbt tests tag:data_quality)."""
         dbt.run_dbt("test", "--select", "tag:data_quality")
 
+    @task
+    def dead_letter_queue_empty() -> int:
+        """The broker's dead-letter queue is empty: a dead-lettered message is not in bronze until drained
+        (fails at once, no retry, with the count and the command that lands them in quarantine)."""
+        from airflow.sdk.exceptions import AirflowFailException
+        from cardpipe.ingest.dead_letters import DeadLettersPending, check_dead_letters
+        from sportscards_lib.settings import rabbit_settings
+
+        try:
+            return check_dead_letters(rabbit_settings())
+        except DeadLettersPending as exc:
+            raise AirflowFailException(str(exc)) from None
+
     source_freshness()
     quality_tests()
+    dead_letter_queue_empty()
 
 
 data_quality()

@@ -50,12 +50,21 @@ def s3_to_snowflake_load_raw() -> None:
         """Optional: consume the live queue until idle (on AWS the Lambda consumes, so this is off)."""
         if not (params or {}).get("drain_live_queue"):
             raise AirflowSkipException("drain_live_queue is off: live events are landed by the Lambda")
-        from cardpipe.ingest.consumer import run_consumer
+        from cardpipe.ingest import run_consumer
         from sportscards_lib.settings import cardpipe_settings
 
         # Airflow owns SIGTERM in a task (timeouts, marking failed): the consumer must not install handlers
         stats = run_consumer(cardpipe_settings(), until_idle=True, idle_seconds=5.0, handle_signals=False)
         return dict(stats.as_log())
+
+    @task
+    def drain_dead_letters() -> dict[str, Any]:
+        """Land the broker's dead-letter queue in bronze quarantine (reason dead_lettered, x-death kept),
+        acked after the write; nothing there is a no-op. The data_quality DAG fails while it is not empty."""
+        from cardpipe.ingest.dead_letters import drain_dead_letters as drain
+        from sportscards_lib.settings import cardpipe_settings
+
+        return dict(drain(cardpipe_settings()).as_log())
 
     @task(outlets=[RAW_EVENTS], trigger_rule="none_failed")
     def load_raw() -> dict[str, Any]:
@@ -69,7 +78,7 @@ def s3_to_snowflake_load_raw() -> None:
             raise AirflowSkipException(f"no new bronze files: {result}")
         return result
 
-    drain_live_queue() >> load_raw()
+    [drain_live_queue(), drain_dead_letters()] >> load_raw()
 
 
 s3_to_snowflake_load_raw()

@@ -104,3 +104,25 @@ def test_topology_dag_is_scheduled_once_and_can_be_triggered(dagbag: object) -> 
     assert isinstance(dag.timetable, OnceTimetable)
     assert [t.task_id for t in dag.tasks] == ["declare"]
     assert dag.max_active_runs == 1 and dag.catchup is False
+
+
+def test_data_quality_fails_loudly_while_the_dead_letter_queue_holds_messages(
+    dagbag: object, rabbit_names: dict[str, str], broker_conn: None
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+    from cardpipe.config import RabbitSettings
+    from cardpipe.sources.rabbit import declare_topology
+
+    check = dagbag.get_dag(names.DAG_DATA_QUALITY).get_task("dead_letter_queue_empty")  # type: ignore[attr-defined]
+    assert check.python_callable() == 0  # no topology yet: nothing dead-lettered
+    rabbit = RabbitSettings(url=AMQP_URL)
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        ch = conn.channel()
+        declare_topology(ch, rabbit)
+        ch.basic_publish(rabbit_names["RABBITMQ_DEAD_LETTER_EXCHANGE"], "x", b"dead")
+        ch.basic_publish(rabbit_names["RABBITMQ_DEAD_LETTER_EXCHANGE"], "x", b"dead")
+    finally:
+        conn.close()
+    with pytest.raises(AirflowFailException, match=r"2 message\(s\) in the dead-letter queue"):
+        check.python_callable()

@@ -80,7 +80,7 @@ def test_load_dag_emits_the_raw_asset(dagbag: Any) -> None:
 
     dag = dagbag.get_dag("s3_to_snowflake_load_raw")
     assert dag.timetable.expression == "*/15 * * * *"
-    assert _deps(dag) == {("drain_live_queue", "load_raw")}
+    assert _deps(dag) == {("drain_live_queue", "load_raw"), ("drain_dead_letters", "load_raw")}
     load = dag.get_task("load_raw")
     assert RAW_EVENTS in load.outlets
     assert load.trigger_rule == "none_failed"  # runs when the optional drain was skipped
@@ -123,8 +123,9 @@ def test_data_quality_runs_after_marts_and_daily(dagbag: Any) -> None:
     dag = dagbag.get_dag("data_quality")
     assert list(dag.timetable.asset_condition.objects) == [MARTS]
     assert dag.timetable.timetable.expression == "0 6 * * *"  # a silent pipeline still gets checked daily
-    assert {t.task_id for t in dag.tasks} == {"source_freshness", "quality_tests"}
+    assert {t.task_id for t in dag.tasks} == {"source_freshness", "quality_tests", "dead_letter_queue_empty"}
     assert {t.task_id for t in dag.leaves} == {
         "source_freshness",
         "quality_tests",
+        "dead_letter_queue_empty",
     }  # each failure fails the run

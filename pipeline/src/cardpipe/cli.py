@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "seed-journal": "cardpipe.commands.seed_journal:command",
     "publish": "cardpipe.commands.publish:command",
     "consume": "cardpipe.commands.consume:command",
+    "drain-dead-letters": "cardpipe.commands.drain_dead_letters:command",
     "backfill": "cardpipe.commands.backfill:command",
     "load": "cardpipe.commands.load:command",
     "replay": "cardpipe.commands.replay:command",

@@ -1,0 +1,169 @@
+"""The dead-letter queue: its depth (a data-quality check) and its drain into bronze quarantine.
+
+A message reaches the DLQ when the quorum queue dead-letters it (delivery limit reached, or rejected). Nothing
+may stay there unnoticed: `dead_letter_depth` is what the data_quality DAG and `cardpipe drain-dead-letters
+--check` fail on, and `drain_dead_letters` lands every dead-lettered message in quarantine (source=live,
+reason `dead_lettered`) with its original bytes, routing key and AMQP headers (the x-death history: why,
+from which queue, how often). A batch is acked only after its durable write, so a crash mid-drain leaves
+the rest in the DLQ (at-least-once, as the consumer).
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pika
+import pika.exceptions
+import pika.spec
+
+from cardpipe.bronze.store import BronzeStore, open_store
+from cardpipe.config import RabbitSettings, Settings
+from cardpipe.ingest.landing import (
+    DEAD_LETTERED,
+    QUARANTINE_META,
+    Incoming,
+    LandingCounts,
+    jsonable,
+    land,
+    live_names,
+)
+from cardpipe.logs import get_logger
+from cardpipe.sources.rabbit import connect
+
+log = get_logger("cardpipe.dead_letters")
+
+DRAIN_BATCH = 500
+IDLE_SECONDS = 1.0
+
+
+class DeadLettersPending(Exception):
+    """The dead-letter queue holds messages: they are not in bronze yet."""
+
+    def __init__(self, queue: str, depth: int) -> None:
+        super().__init__(
+            f"{depth} message(s) in the dead-letter queue {queue}: they are not in bronze. Land them in "
+            "quarantine with `cardpipe drain-dead-letters` (or the s3_to_snowflake_load_raw DAG's "
+            "drain_dead_letters task), then look at raw.quarantine where reason = 'dead_lettered' "
+            "(ingest.headers.x-death says why)"
+        )
+        self.queue = queue
+        self.depth = depth
+
+
+def dead_letter_depth(settings: RabbitSettings) -> int:
+    """Messages ready in the dead-letter queue (passive declare: changes nothing). A DLQ that does not exist
+    yet (topology never declared) holds nothing: 0, with a warning."""
+    connection = connect(settings)
+    try:
+        try:
+            ok = connection.channel().queue_declare(settings.dead_letter_queue, passive=True)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code != 404:
+                raise
+            log.warning("dead_letters.queue_missing", queue=settings.dead_letter_queue)
+            return 0
+        depth: int = ok.method.message_count
+    finally:
+        if connection.is_open:
+            connection.close()
+    log.info("dead_letters.depth", queue=settings.dead_letter_queue, depth=depth)
+    return depth
+
+
+def check_dead_letters(settings: RabbitSettings) -> int:
+    """Raise DeadLettersPending when the DLQ is not empty; returns the depth (0)."""
+    depth = dead_letter_depth(settings)
+    if depth > 0:
+        raise DeadLettersPending(settings.dead_letter_queue, depth)
+    return depth
+
+
+def _death_summary(headers: Any) -> str:
+    """One line for `detail`: the first x-death entry's reason, queue and count."""
+    deaths = headers.get("x-death") if isinstance(headers, dict) else None
+    if not isinstance(deaths, list) or not deaths or not isinstance(deaths[0], dict):
+        return "dead-lettered (no x-death header)"
+    first = deaths[0]
+    return (
+        f"dead-lettered: reason={first.get('reason')} queue={first.get('queue')} count={first.get('count')}"
+    )
+
+
+def dead_letter_meta(
+    method: pika.spec.Basic.Deliver | pika.spec.Basic.GetOk, properties: pika.spec.BasicProperties
+) -> dict[str, Any]:
+    """Ingest fields of a dead-lettered message. Never raises: what cannot be read is recorded as such."""
+    try:
+        headers = jsonable(properties.headers or {})
+        detail = _death_summary(headers)
+    except Exception as exc:
+        headers, detail = {"unreadable": type(exc).__name__}, "dead-lettered (unreadable headers)"
+    try:
+        routing_key = jsonable(method.routing_key)
+        exchange = jsonable(method.exchange)
+        redelivered = bool(method.redelivered)
+    except Exception:
+        routing_key, exchange, redelivered = None, None, None
+    return {
+        "redelivered": redelivered,
+        "routing_key": routing_key,
+        "exchange": exchange,
+        "headers": headers,
+        QUARANTINE_META: (DEAD_LETTERED, detail),
+    }
+
+
+@dataclass
+class DrainStats:
+    counts: LandingCounts = field(default_factory=LandingCounts)
+    batches: int = 0
+
+    def as_log(self) -> dict[str, Any]:
+        return {**self.counts.as_log(), "batches": self.batches}
+
+
+def drain_dead_letters(
+    settings: Settings,
+    *,
+    store: BronzeStore | None = None,
+    batch_size: int = DRAIN_BATCH,
+    idle_seconds: float = IDLE_SECONDS,
+) -> DrainStats:
+    """Land every message of the DLQ in quarantine (`dead_lettered`); ack each batch after its write."""
+    rabbit = settings.rabbitmq
+    target = store if store is not None else open_store(settings.bronze)
+    names = live_names(f"dlq-{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:8]}")
+    stats = DrainStats()
+    if dead_letter_depth(rabbit) == 0:
+        log.info("dead_letters.drained", queue=rabbit.dead_letter_queue, **stats.as_log())
+        return stats
+    connection = connect(rabbit)
+    try:
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=batch_size)
+        batch: list[Incoming] = []
+        last_tag = 0
+        for method, properties, body in channel.consume(
+            rabbit.dead_letter_queue, inactivity_timeout=idle_seconds
+        ):
+            if method is not None:
+                batch.append((body, dead_letter_meta(method, properties)))
+                last_tag = method.delivery_tag
+            if batch and (method is None or len(batch) >= batch_size):
+                counts = land(target, batch, source="live", name_factory=names)  # durable when it returns
+                channel.basic_ack(delivery_tag=last_tag, multiple=True)
+                stats.counts.add(counts)
+                stats.batches += 1
+                log.info("dead_letters.batch", batch=stats.batches, **counts.as_log())
+                batch = []
+            if method is None:
+                break
+        channel.cancel()  # unacked prefetched messages (none: every batch was acked) go back
+    finally:
+        if connection.is_open:
+            connection.close()
+    log.info("dead_letters.drained", queue=rabbit.dead_letter_queue, **stats.as_log())
+    return stats

@@ -1,0 +1,111 @@
+"""The dead-letter queue is read: its depth fails a check loudly, and the drain lands every dead-lettered
+message in quarantine (reason dead_lettered, original bytes, x-death history), acked only after the write."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import pika
+import pytest
+from cardpipe.bronze.store import open_store
+from cardpipe.cli import cli
+from cardpipe.config import BronzeSettings, RabbitSettings, get_settings
+from cardpipe.ingest.dead_letters import (
+    DeadLettersPending,
+    check_dead_letters,
+    dead_letter_depth,
+    drain_dead_letters,
+)
+from click.testing import CliRunner
+
+from .test_consumer import FailingStore, make_settings, publish, queue_depth
+from .test_landing import read_lines, valid_events
+
+
+def dead_letter(rabbit: RabbitSettings, bodies: list[bytes]) -> None:
+    """Publish, then reject every message without requeue: the quorum queue dead-letters them."""
+    publish(rabbit, bodies)
+    conn = pika.BlockingConnection(pika.URLParameters(rabbit.url))
+    ch = conn.channel()
+    for _ in bodies:
+        method, _, _ = ch.basic_get(rabbit.queue)
+        assert method is not None
+        ch.basic_reject(method.delivery_tag, requeue=False)
+    conn.close()
+    deadline = time.monotonic() + 10
+    while queue_depth(rabbit, rabbit.dead_letter_queue) < len(bodies) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_depth_check_fails_loudly_with_the_count_and_what_to_do(
+    rabbit_settings: RabbitSettings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert dead_letter_depth(rabbit_settings) == 0  # the topology is not declared yet: nothing there
+    dead_letter(rabbit_settings, list(valid_events(3).values()))
+
+    assert dead_letter_depth(rabbit_settings) == 3
+    with pytest.raises(DeadLettersPending, match=r"3 message\(s\) in the dead-letter queue") as pending:
+        check_dead_letters(rabbit_settings)
+    assert "cardpipe drain-dead-letters" in str(pending.value)
+
+    for name, value in {
+        "RABBITMQ_URL": rabbit_settings.url,
+        "RABBITMQ_EXCHANGE": rabbit_settings.exchange,
+        "RABBITMQ_QUEUE": rabbit_settings.queue,
+        "RABBITMQ_DEAD_LETTER_EXCHANGE": rabbit_settings.dead_letter_exchange,
+        "RABBITMQ_DEAD_LETTER_QUEUE": rabbit_settings.dead_letter_queue,
+        "BRONZE_BACKEND": "local",
+        "BRONZE_DIR": str(tmp_path / "bronze"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        outcome = CliRunner().invoke(cli, ["drain-dead-letters", "--check"])
+        assert outcome.exit_code == 1, outcome.output
+        assert "3 message(s) in the dead-letter queue" in outcome.output
+        outcome = CliRunner().invoke(cli, ["drain-dead-letters"])
+        assert outcome.exit_code == 0, outcome.output
+        assert "drained 3 dead-lettered message(s)" in outcome.output
+        outcome = CliRunner().invoke(cli, ["drain-dead-letters", "--check"])
+        assert outcome.exit_code == 0, outcome.output
+    finally:
+        get_settings.cache_clear()
+
+
+def test_drain_lands_dead_letters_in_quarantine_with_bytes_and_x_death(
+    rabbit_settings: RabbitSettings, bronze_settings: BronzeSettings, tmp_path: Path
+) -> None:
+    events = valid_events(7)
+    bodies = [*events.values(), b"\x00 not an envelope"]
+    dead_letter(rabbit_settings, bodies)
+    settings = make_settings(rabbit_settings, bronze_settings, tmp_path)
+
+    stats = drain_dead_letters(settings, batch_size=3)
+
+    assert stats.counts.messages == 8 and stats.counts.quarantined == {"dead_lettered": 8}
+    assert stats.batches == 3
+    lines = read_lines(open_store(bronze_settings), "raw/quarantine/source=live/reason=dead_lettered/")
+    assert sorted(base64.b64decode(line["raw_b64"]) for line in lines) == sorted(bodies)
+    assert {line["event_id"] for line in lines} - {None} == set(events)
+    for line in lines:
+        (death,) = line["ingest"]["headers"]["x-death"]
+        assert death["reason"] == "rejected" and death["queue"] == rabbit_settings.queue
+        assert line["detail"].startswith("dead-lettered: reason=rejected")
+        assert line["ingest"]["routing_key"] == "order.order_placed"
+    assert queue_depth(rabbit_settings, rabbit_settings.dead_letter_queue) == 0
+    assert drain_dead_letters(settings).counts.messages == 0  # nothing left: a no-op
+
+
+def test_drain_acks_nothing_it_could_not_write(
+    rabbit_settings: RabbitSettings, local_bronze: BronzeSettings, tmp_path: Path
+) -> None:
+    dead_letter(rabbit_settings, list(valid_events(5).values()))
+    settings = make_settings(rabbit_settings, local_bronze, tmp_path)
+
+    with pytest.raises(OSError, match="simulated write failure"):
+        drain_dead_letters(settings, store=FailingStore(tmp_path / "b"))
+
+    assert queue_depth(rabbit_settings, rabbit_settings.dead_letter_queue) == 5
+    assert drain_dead_letters(settings).counts.quarantined == {"dead_lettered": 5}
