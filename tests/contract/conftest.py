@@ -15,7 +15,7 @@ import pytest
 from cardpipe.bronze import layout
 from cardpipe.config import Settings
 from cardpipe.contracts import names
-from cardpipe.ingest.backfill import control_record_key
+from cardpipe.ingest import control_record_key
 from cardpipe.load import snowflake_sql
 from cardpipe.load.plan import KINDS, PREFIXES
 from facts import ENV, Artifacts

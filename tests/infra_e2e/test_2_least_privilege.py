@@ -39,7 +39,7 @@ from cardpipe.config import load_settings
 from cardpipe.contracts import names
 from cardpipe.generator import Rates, generate
 from cardpipe.ingest import lambda_handler
-from cardpipe.ingest.backfill import (
+from cardpipe.ingest import (
     Checkpoint,
     Chunk,
     Window,
@@ -337,7 +337,7 @@ def test_mwaa_role_runs_the_backfill(
             c.to_dict() for c in plan_backfill(settings, None, None, 250)
         ]  # XCom round trip as in the DAG
         results = [backfill_chunk(settings, Chunk.from_dict(c)) for c in chunks]
-        lines = finish_backfill(settings, Window())
+        lines = finish_backfill(settings, Window()).lines
     assert len(chunks) == 3
     assert sum(r.rows for r in results) == rows == sum(line["journal_rows"] for line in lines)
     s3 = e2e.moto.client("s3")

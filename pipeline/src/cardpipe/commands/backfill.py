@@ -7,7 +7,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cardpipe.config import get_settings
-from cardpipe.ingest.backfill import Chunk, ChunkResult, parse_ts, run_backfill
+from cardpipe.ingest import Chunk, ChunkResult, parse_ts, run_backfill
+
+MISMATCH_EXIT = 4  # the journal changed under the run: re-run the window
 
 
 @click.command("backfill")
@@ -29,8 +31,10 @@ from cardpipe.ingest.backfill import Chunk, ChunkResult, parse_ts, run_backfill
 def command(since: str | None, until: str | None, chunk_rows: int | None, workers: int) -> None:
     """Copy journal.events rows of a window into bronze (source=backfill), then write its control record.
 
-    Without --since/--until every row is taken, including rows without occurred_at. A killed run
-    resumes after its checkpoint; re-running a window overwrites the same objects.
+    A window takes rows by occurred_at (by recorded_at when occurred_at is NULL); without --since/--until
+    every row is taken. Every run (a resume after a kill, or a re-run) lands again exactly the chunks whose
+    journal count changed since they were landed, under the same object names. Exits 4 when, after the
+    run, landed rows still differ from the journal (rows committed meanwhile): re-run the same window.
     """
     settings = get_settings()
     console = Console(stderr=True)
@@ -67,3 +71,7 @@ def command(since: str | None, until: str | None, chunk_rows: int | None, worker
         f"({result.skipped_chunks} already done), {result.events} events, {quarantined} quarantined, "
         f"{result.objects} objects, {result.seconds:.1f}s"
     )
+    reconciliation = result.reconciliation
+    if reconciliation is not None and not reconciliation.ok:
+        click.echo(f"error: {reconciliation.message}", err=True)
+        raise SystemExit(MISMATCH_EXIT)

@@ -18,3 +18,7 @@ CREATE TABLE IF NOT EXISTS {schema}.events (
 );
 
 CREATE INDEX IF NOT EXISTS events_occurred_at_seq_idx ON {schema}.events (occurred_at, seq);
+
+-- Backfill windows filter on COALESCE(occurred_at, recorded_at): a row without occurred_at (malformed
+-- history) belongs to the window of its recorded_at.
+CREATE INDEX IF NOT EXISTS events_window_ts_seq_idx ON {schema}.events ((COALESCE(occurred_at, recorded_at)), seq);
