@@ -60,7 +60,7 @@ class Size:
 
 
 SHORT = Size("short", history=1200, live=1200, kills=2)
-FULL = Size("full", history=10000, live=10000, kills=5)
+FULL = Size("full", history=4000, live=4000, kills=4)
 
 
 @dataclass
