@@ -2,10 +2,17 @@
 
 A batch is bounded by count, bytes and age (BatchSettings). It is written durably first and only then
 acked with one `basic_ack(last_tag, multiple=True)`; quarantined messages ride in the same batch (they
-land in the quarantine zone and are acked with it, so they never block the queue). If a write fails
-nothing of that batch is acked: the consumer stops with the error, the channel closes and RabbitMQ
-redelivers every unacked message (the quorum queue's delivery limit dead-letters a message that keeps
-crashing consumers). SIGTERM/SIGINT stop consuming, flush and ack the current batch, then close.
+land in the quarantine zone and are acked with it, so they never block the queue; every per-message step
+is isolated, see `message_meta` and landing.build_lines). A failed write is retried with backoff; if it
+still fails nothing of that batch is acked: the consumer stops with the error, the channel closes and
+RabbitMQ redelivers every unacked message (the quorum queue's delivery limit dead-letters a message that
+keeps crashing consumers). SIGTERM/SIGINT only set a flag; the main loop then stops consuming, flushes and
+acks the current batch, and closes.
+
+The broker going away (restart, network loss, a broker-side consumer cancel) does not end the run: the
+consumer drops what it holds (delivered on the dead channel, so the broker redelivers it: at-least-once;
+a tag of an old channel is never acked on a new one), reconnects with capped exponential backoff and
+jitter, declares the topology and subscribes again. Only the very first connection fails fast.
 
 With `workers=N` (the CLI default is 1) the decode + gzip + write of a batch runs in a worker process while
 this process keeps receiving the next batch, so they overlap on several cores; acks still go out strictly
@@ -16,6 +23,7 @@ pika's `add_callback_threadsafe`). `workers=0` lands inline in this process.
 from __future__ import annotations
 
 import contextlib
+import random
 import signal
 import socket
 import time
@@ -32,26 +40,60 @@ from typing import Any
 import pika
 import pika.exceptions
 import pika.spec
+from pika.adapters.blocking_connection import BlockingChannel
+
 from cardpipe.bronze.store import BronzeStore, open_store
 from cardpipe.config import BronzeSettings, Settings
+from cardpipe.errors import ServiceUnavailable
 from cardpipe.ingest.landing import (
     INVALID_PROPERTIES,
     INVALID_ROUTING_KEY,
     QUARANTINE_META,
     LandingCounts,
+    build_objects,
     jsonable,
-    land,
     live_names,
     utc_now,
+    write_objects,
 )
 from cardpipe.logs import get_logger
 from cardpipe.sources.rabbit import connect, declare_topology
-from pika.adapters.blocking_connection import BlockingChannel
 
 log = get_logger("cardpipe.consume")
 
 DEFAULT_IDLE_SECONDS = 5.0  # long enough for a publisher started alongside to connect
 POLL_SECONDS = 0.1
+# Bronze write failures (a store hiccup, an S3 5xx past botocore's own retries) are retried before the batch
+# is given up (unacked, so redelivered).
+WRITE_ATTEMPTS = 4
+WRITE_BACKOFF_SECONDS = 0.25
+WRITE_BACKOFF_MAX_SECONDS = 5.0
+# Losing the broker (restart, network) reconnects with capped exponential backoff and jitter; an outage longer
+# than this gives up (the process supervisor or Airflow retry takes over).
+RECONNECT_BACKOFF_SECONDS = 0.5
+RECONNECT_BACKOFF_MAX_SECONDS = 15.0
+MAX_OUTAGE_SECONDS = 600.0
+# Channel errors that reconnecting cannot cure: access refused, queue arguments differ (topology migration).
+_PERMANENT_CHANNEL_CODES = frozenset({403, 406})
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Capped exponential backoff with jitter ("equal jitter": half fixed, half random) so that many
+    consumers cut off by one broker restart do not all come back at the same instant."""
+    ceiling = min(cap, base * 2 ** (attempt - 1))
+    return float(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+class _BrokerLost(Exception):
+    """The connection or channel is gone (or the broker cancelled our consumer): reconnect."""
+
+
+def _recoverable(exc: BaseException) -> bool:
+    if isinstance(exc, _BrokerLost | pika.exceptions.AMQPConnectionError | ServiceUnavailable):
+        return True
+    if isinstance(exc, pika.exceptions.ChannelClosedByBroker):
+        return exc.reply_code not in _PERMANENT_CHANNEL_CODES
+    return isinstance(exc, pika.exceptions.ChannelWrongStateError | pika.exceptions.ChannelClosed)
 
 
 @dataclass
@@ -128,7 +170,25 @@ def _land_batch(store: BronzeStore | None, batch: _Batch, ingested_at: datetime,
     target = store if store is not None else _worker_store
     assert target is not None, "worker store not initialised"
     messages = zip(batch.bodies, batch.metas, strict=True)
-    return land(target, messages, source="live", name_factory=lambda _at: name, ingested_at=ingested_at)
+    prepared = build_objects(messages, source="live", ingested_at=ingested_at, name=name)
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            write_objects(target, prepared)  # rewriting an object already written is an idempotent overwrite
+        except Exception as exc:
+            if attempt == WRITE_ATTEMPTS:
+                raise  # nothing of this batch is acked: the broker redelivers it
+            delay = backoff(attempt, WRITE_BACKOFF_SECONDS, WRITE_BACKOFF_MAX_SECONDS)
+            log.warning(
+                "consume.write_retry",
+                attempt=attempt,
+                of=WRITE_ATTEMPTS,
+                delay_s=round(delay, 3),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            time.sleep(delay)
+        else:
+            break
+    return prepared.counts
 
 
 def _warm_up() -> int:
@@ -195,8 +255,15 @@ class Consumer:
         self._store = store
         self._workers = workers
         self._batch = _Batch()
-        self._inflight: deque[tuple[Future[LandingCounts], int, int]] = deque()
+        # (future, last delivery tag, messages, channel generation): a tag is only valid on its own channel
+        self._inflight: deque[tuple[Future[LandingCounts], int, int, int]] = deque()
+        self._generation = 0
         self._stopping = False
+        self._stop_signal: int | None = None
+        self._stop_logged = False
+        self._cancelled = False
+        self._connection_opened = False
+        self.reconnects = 0
         self._received = 0
         self._first_delivery = 0.0
         self._last_message = time.monotonic()
@@ -211,9 +278,21 @@ class Consumer:
     # signals ---------------------------------------------------------------------------------------
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
-        if not self._stopping:
-            log.info("consume.stopping", signal=signal.Signals(signum).name if signum else None)
+        """Signal handler: only sets flags (no logging, no I/O: a handler may interrupt either); the main
+        loop logs and stops."""
+        self._stop_signal = signum
         self._stopping = True
+
+    def _log_stopping(self) -> None:
+        if self._stopping and not self._stop_logged:
+            self._stop_logged = True
+            signum = self._stop_signal
+            log.info("consume.stopping", signal=signal.Signals(signum).name if signum else None)
+
+    def _on_cancel(self, _frame: Any) -> None:
+        """The broker cancelled our consumer (queue deleted, leader moved...): no more deliveries would come;
+        the main loop reconnects and subscribes again."""
+        self._cancelled = True
 
     # message path ----------------------------------------------------------------------------------
 
@@ -245,7 +324,7 @@ class Consumer:
         self._batch = _Batch()
         ingested_at = utc_now()
         future = self._lander.submit(batch, ingested_at, self.names(ingested_at))
-        self._inflight.append((future, batch.last_tag, len(batch.bodies)))
+        self._inflight.append((future, batch.last_tag, len(batch.bodies), self._generation))
         if not future.done():
             # Wake the connection's loop as soon as the worker is done (pika's thread-safe hand-off), so
             # the ack goes out at once rather than at the next poll.
@@ -263,10 +342,13 @@ class Consumer:
     def _collect(self, channel: BlockingChannel, *, wait: bool) -> None:
         """Ack finished batches strictly in order; a failed write raises before anything later is acked."""
         while self._inflight:
-            future, last_tag, _n = self._inflight[0]
+            future, last_tag, _n, generation = self._inflight[0]
             if not wait and not future.done():
                 return
             counts = future.result()  # re-raises the write error: nothing of this batch gets acked
+            if generation != self._generation:  # never ack a tag of an old channel (it means another message)
+                self._inflight.popleft()
+                continue
             channel.basic_ack(delivery_tag=last_tag, multiple=True)
             self._inflight.popleft()
             self.stats.counts.add(counts)
@@ -280,53 +362,118 @@ class Consumer:
 
     def run(self) -> ConsumeStats:
         self._lander = _Lander(self.settings.bronze, self._store, self._workers)
-        connection: pika.BlockingConnection | None = None
         started = time.perf_counter()
+        connected_once = False
+        lost_since: float | None = None
+        attempt = 0
         try:
-            connection = self._connection = connect(self.settings.rabbitmq)
-            channel = self._channel = connection.channel()
-            declare_topology(channel, self.settings.rabbitmq)
-            channel.basic_qos(prefetch_count=self.settings.rabbitmq.prefetch)
-            tag = channel.basic_consume(self.settings.rabbitmq.queue, self._on_message)
-            log.info(
-                "consume.start",
-                queue=self.settings.rabbitmq.queue,
-                consumer_id=self.consumer_id,
-                store=self._store_name(),
-                max_events=self._max_events,
-                prefetch=self.settings.rabbitmq.prefetch,
-                workers=self._workers,
-            )
-            self._last_message = time.monotonic()
-            while not self._stopping:
-                seen = self._received
-                connection.process_data_events(time_limit=POLL_SECONDS)
-                now = time.monotonic()
-                if self._received != seen or self._inflight:
-                    self._last_message = now
-                if self._batch.bodies and now - self._batch.started >= self._max_age:
-                    self._flush()
-                self._collect(channel, wait=False)
-                if (
-                    self.until_idle
-                    and now - self._last_message >= self.idle_seconds
-                    and self._drained(channel)
-                ):
-                    log.info("consume.idle", idle_seconds=self.idle_seconds)
-                    break
-            # Stop deliveries, then land and ack what we hold; prefetched-but-unbatched messages are
-            # requeued by the broker when the channel closes.
-            channel.basic_cancel(tag)
-            self._flush()
-            self._collect(channel, wait=True)
-            channel.close()
+            while True:
+                try:
+                    self._session()
+                    break  # stopped or idle
+                except Exception as exc:
+                    if self._connection_opened:
+                        connected_once = True
+                    if not connected_once or not _recoverable(exc):
+                        raise  # first connection failing: fail fast with advice (ServiceUnavailable)
+                    now = time.monotonic()
+                    if self._connection_opened or lost_since is None:
+                        lost_since, attempt = now, 0
+                    self._drop_session()
+                    if self._stopping:
+                        self._log_stopping()
+                        break  # nothing held can be acked any more: the broker redelivers it
+                    if now - lost_since > MAX_OUTAGE_SECONDS:
+                        raise ServiceUnavailable(
+                            f"the broker has been unreachable for {now - lost_since:.0f}s: giving up "
+                            f"({type(exc).__name__}); unacked messages stay in the queue"
+                        ) from exc
+                    attempt += 1
+                    delay = backoff(attempt, RECONNECT_BACKOFF_SECONDS, RECONNECT_BACKOFF_MAX_SECONDS)
+                    log.warning(
+                        "consume.reconnecting",
+                        attempt=attempt,
+                        delay_s=round(delay, 3),
+                        error=f"{type(exc).__name__}: {exc}",
+                        batches=self.stats.batches,
+                    )
+                    self._sleep(delay)
+                    self.reconnects += 1
         finally:
             self._lander.close()
-            if connection is not None and connection.is_open:
-                connection.close()
+            self._close_connection()
             self.stats.seconds = time.perf_counter() - started
-        log.info("consume.done", **self.stats.as_log())
+        log.info("consume.done", reconnects=self.reconnects, **self.stats.as_log())
         return self.stats
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, waking early when a stop was requested."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    def _drop_session(self) -> None:
+        """After a lost connection: what we hold was delivered on the dead channel, so it can never be acked
+        there; the broker redelivers it (at-least-once). Batches still being written finish in the
+        background, but are never acked (their generation is old)."""
+        held = len(self._batch.bodies) + sum(n for _f, _t, n, _g in self._inflight)
+        self._batch = _Batch()
+        self._inflight.clear()
+        self._generation += 1
+        self._close_connection()
+        log.info("consume.session_dropped", unacked_messages=held)
+
+    def _close_connection(self) -> None:
+        connection = getattr(self, "_connection", None)
+        if connection is not None and connection.is_open:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def _session(self) -> None:
+        """One connection: subscribe and consume until stopped or idle; raises when the broker is lost."""
+        self._connection_opened = False
+        connection = self._connection = connect(self.settings.rabbitmq)
+        self._connection_opened = True
+        channel = self._channel = connection.channel()
+        declare_topology(channel, self.settings.rabbitmq)
+        channel.basic_qos(prefetch_count=self.settings.rabbitmq.prefetch)
+        self._cancelled = False
+        channel.add_on_cancel_callback(self._on_cancel)
+        tag = channel.basic_consume(self.settings.rabbitmq.queue, self._on_message)
+        log.info(
+            "consume.start",
+            queue=self.settings.rabbitmq.queue,
+            consumer_id=self.consumer_id,
+            store=self._store_name(),
+            max_events=self._max_events,
+            prefetch=self.settings.rabbitmq.prefetch,
+            workers=self._workers,
+            reconnects=self.reconnects,
+        )
+        self._last_message = time.monotonic()
+        while not self._stopping:
+            seen = self._received
+            connection.process_data_events(time_limit=POLL_SECONDS)
+            if self._cancelled:
+                raise _BrokerLost("the broker cancelled the consumer")
+            now = time.monotonic()
+            if self._received != seen or self._inflight:
+                self._last_message = now
+            if self._batch.bodies and now - self._batch.started >= self._max_age:
+                self._flush()
+            self._collect(channel, wait=False)
+            if self.until_idle and now - self._last_message >= self.idle_seconds and self._drained(channel):
+                log.info("consume.idle", idle_seconds=self.idle_seconds)
+                break
+        self._log_stopping()
+        # Stop deliveries, then land and ack what we hold; prefetched-but-unbatched messages are
+        # requeued by the broker when the channel closes.
+        if not self._cancelled:
+            channel.basic_cancel(tag)
+        self._flush()
+        self._collect(channel, wait=True)
+        channel.close()
+        connection.close()
 
     def _drained(self, channel: BlockingChannel) -> bool:
         """Idle and nothing ready in the queue: flush, ack and report drained."""
