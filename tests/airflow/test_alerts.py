@@ -91,3 +91,32 @@ def test_unpublishable_alert_never_raises(
     with caplog.at_level(logging.ERROR, logger="sportscards.alerts"):
         alert_on_failure({"ti": _TI(), "exception": RuntimeError("boom")})
     assert any("could not be published" in r.message for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "could not connect to host=db port=5432 password='s3cret pw' dbname=journal",
+        "could not connect to postgresql://app@db/journal?sslpassword=s3cret-pw&password=s3cret-pw",
+        "could not connect to postgresql://:s3cret-pw@db/journal",
+        "bad key -----BEGIN PRIVATE KEY-----\nMIIEvs3cret-pwMIIEvQIBADANBg\n-----END PRIVATE KEY-----",
+    ],
+    ids=["key/value", "query", "url without user", "pem"],
+)
+def test_alert_text_never_holds_a_password(
+    error: str, restore_environ: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Airflow's masker only knows the values it was told about: the alert (log line and SNS text) goes
+    through cardpipe's one redaction as well, for every DSN and URL form."""
+    import logging
+
+    from sportscards_lib import defaults
+
+    published: list[str] = []
+    monkeypatch.setattr(defaults, "alerts_topic_arn", lambda: "arn:aws:sns:us-east-1:1:t")
+    monkeypatch.setattr(defaults, "publish_alert", lambda _t, _s, message: published.append(message) or "id")
+    with caplog.at_level(logging.ERROR, logger="sportscards.alerts"):
+        defaults.alert_on_failure({"ti": _TI(), "exception": RuntimeError(error)})
+    texts = [r.getMessage() for r in caplog.records] + published
+    assert len(published) == 1 and all("could not connect" in t or "bad key" in t for t in texts)
+    assert not [t for t in texts if "s3cret" in t], texts

@@ -43,13 +43,21 @@ def publish_alert(topic_arn: str, subject: str, message: str) -> str:
 
 
 def _redact(text: str) -> str:
-    """The task log's secrets masker applied to the alert too: an exception may quote a connection."""
-    try:
+    """Airflow's secrets masker (the values it was told about), then cardpipe's one redaction (every DSN and
+    URL form, PEM blocks, the cardpipe settings' passwords and keys): an exception may quote a connection."""
+    import contextlib
+
+    from cardpipe import redaction
+
+    with contextlib.suppress(Exception):
         from airflow.sdk.log import redact
 
-        return str(redact(text))
-    except Exception:
-        return text
+        text = str(redact(text))
+    with contextlib.suppress(Exception):  # settings that cannot be built: the patterns still apply
+        from sportscards_lib.settings import cardpipe_settings
+
+        redaction.register_settings(cardpipe_settings())
+    return redaction.redact(text)
 
 
 def alert_on_failure(context: Any) -> None:

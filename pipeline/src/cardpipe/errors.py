@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from cardpipe.redaction import redact_dsn
 
 
 class ServiceUnavailable(Exception):
@@ -18,16 +18,17 @@ def rabbit_unreachable(url: str, exc: BaseException) -> ServiceUnavailable:
 
 def postgres_unreachable(dsn: str, exc: BaseException) -> ServiceUnavailable:
     return ServiceUnavailable(
-        f"PostgreSQL is not reachable at {redact_url(dsn)} ({str(exc).strip().splitlines()[0]}): start it "
+        f"PostgreSQL is not reachable at {redact_dsn(dsn)} ({redact_dsn(dsn, _first_line(exc))}): start it "
         "with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` "
         "(or `docker compose up -d postgres`), or set POSTGRES_DSN"
     )
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else exc.__class__.__name__
+
+
 def redact_url(url: str) -> str:
-    """Hide the password of a URL so it can be logged."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """A URL or DSN with its secrets hidden, for messages (the known name; cardpipe.redaction owns it)."""
+    return redact_dsn(url)

@@ -1,12 +1,19 @@
-"""Structured logging: JSON lines when not on a terminal (Airflow, CI, Lambda), readable key=value on one."""
+"""Structured logging: JSON lines when not on a terminal (Airflow, CI, Lambda), readable key=value on one.
+
+Every event passes `redact_event` last before rendering: each string value (the event, every field, the
+formatted exception) has its secrets hidden by cardpipe.redaction; stdlib records get the same filter.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+
+from cardpipe.redaction import redact, redact_value
 
 
 class _CurrentStderr:
@@ -20,6 +27,29 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+def redact_event(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """structlog processor: secrets hidden in every value (nested dicts and lists too), keys named like a
+    secret (password=…) masked whole."""
+    redacted: dict[str, Any] = redact_value(dict(event_dict))
+    return redacted
+
+
+class RedactingFilter(logging.Filter):
+    """Stdlib records (pika, botocore, Airflow's own) with their secrets hidden before any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record whose args do not fit its format: leave it to logging's own error
+            return True
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
 def configure_logging(fmt: str = "auto", level: int = logging.INFO) -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
@@ -29,6 +59,7 @@ def configure_logging(fmt: str = "auto", level: int = logging.INFO) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            redact_event,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -36,6 +67,9 @@ def configure_logging(fmt: str = "auto", level: int = logging.INFO) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
 
 
 def get_logger(name: str) -> Any:
