@@ -38,7 +38,6 @@ from botocore.exceptions import ClientError
 from cardpipe.config import load_settings
 from cardpipe.contracts import names
 from cardpipe.generator import Rates, generate
-from cardpipe.ingest import lambda_handler
 from cardpipe.ingest import (
     Checkpoint,
     Chunk,
@@ -46,6 +45,7 @@ from cardpipe.ingest import (
     backfill_chunk,
     control_record_key,
     finish_backfill,
+    lambda_handler,
     plan_backfill,
 )
 from cardpipe.load import run_load

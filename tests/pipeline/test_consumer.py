@@ -21,8 +21,7 @@ from .test_landing import poison_messages, read_lines, valid_events
 def publish(rabbit: RabbitSettings, bodies: list[bytes], event_type: str = "order_placed") -> None:
     """Declare the topology and publish persistent messages with publisher confirms."""
     conn = pika.BlockingConnection(pika.URLParameters(rabbit.url))
-    ch = conn.channel()
-    declare_topology(ch, rabbit)
+    ch = declare_topology(conn.channel(), rabbit)  # a new channel if the broker closed the first
     ch.confirm_delivery()
     for body in bodies:
         ch.basic_publish(

@@ -27,6 +27,38 @@ DEAD_LETTER_QUEUE: Final = "sportscards.events.dead"
 VHOST: Final = "/"
 # A message redelivered this many times is dead-lettered by the quorum queue (poison protection).
 DELIVERY_LIMIT: Final = 20
+# At-least-once dead-lettering (RabbitMQ 3.10+ quorum queues): a message is removed from the source queue only
+# once the dead-letter queue confirmed it (the default, at-most-once, can drop it). It requires the
+# reject-publish overflow behaviour. Both are queue arguments of new queues; a queue declared before them
+# gets them from the policy DEAD_LETTER_POLICY (docs/operations.md, "Dead-letter queue").
+DEAD_LETTER_STRATEGY: Final = "at-least-once"
+QUEUE_OVERFLOW: Final = "reject-publish"
+DEAD_LETTER_POLICY: Final = "sportscards-dead-lettering"
+
+
+def source_queue_arguments(dead_letter_exchange: str, delivery_limit: int) -> dict[str, str | int]:
+    """x-arguments of the quorum queue the consumers and the Lambda read (the broker_topology DAG, the local
+    publisher and consumer all declare exactly these)."""
+    return {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": dead_letter_exchange,
+        "x-delivery-limit": delivery_limit,
+        "x-dead-letter-strategy": DEAD_LETTER_STRATEGY,
+        "x-overflow": QUEUE_OVERFLOW,
+    }
+
+
+def dead_letter_policy(queue: str) -> dict[str, object]:
+    """The policy giving a queue declared before at-least-once dead-lettering the same behaviour, without
+    redeclaring it (queue arguments are immutable; policies apply to a live queue, messages kept)."""
+    return {
+        "pattern": "^" + queue.replace(".", "\\.") + "$",
+        "apply-to": "queues",  # "quorum_queues" is unknown before 3.12; the pattern names one queue anyway
+        "definition": {"dead-letter-strategy": DEAD_LETTER_STRATEGY, "overflow": QUEUE_OVERFLOW},
+        "priority": 1,
+    }
+
+
 # The Amazon MQ event source mapping hands Lambda at most 6 MB per invocation, base64-encoded (4/3 larger)
 # with
 # metadata; a bigger message is dropped without a trace. The broker refuses anything above this instead.

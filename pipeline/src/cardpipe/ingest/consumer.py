@@ -73,7 +73,8 @@ WRITE_BACKOFF_MAX_SECONDS = 5.0
 RECONNECT_BACKOFF_SECONDS = 0.5
 RECONNECT_BACKOFF_MAX_SECONDS = 15.0
 MAX_OUTAGE_SECONDS = 600.0
-# Channel errors that reconnecting cannot cure: access refused, queue arguments differ (topology migration).
+# Channel errors that reconnecting cannot cure: access refused, queue arguments differ (topology migration,
+# raised as rabbit.TopologyMismatch, which is not retried either).
 _PERMANENT_CHANNEL_CODES = frozenset({403, 406})
 
 
@@ -434,8 +435,7 @@ class Consumer:
         self._connection_opened = False
         connection = self._connection = connect(self.settings.rabbitmq)
         self._connection_opened = True
-        channel = self._channel = connection.channel()
-        declare_topology(channel, self.settings.rabbitmq)
+        channel = self._channel = declare_topology(connection.channel(), self.settings.rabbitmq)
         channel.basic_qos(prefetch_count=self.settings.rabbitmq.prefetch)
         self._cancelled = False
         channel.add_on_cancel_callback(self._on_cancel)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
 from cardpipe.bronze.layout import Source, events_key, quarantine_key
 from cardpipe.bronze.store import BronzeStore
 from cardpipe.contracts.codec import DecodedEvent, Rejection, decode, format_ts
