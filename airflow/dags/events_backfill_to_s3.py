@@ -1,10 +1,13 @@
 """Backfill a window of the PostgreSQL event journal into the bronze zone (S3 on AWS).
 
 Manual runs only (schedule=None): a backfill is an operator's decision with an explicit window.
-The window is split into deterministic chunks (fixed journal seq ranges) that are mapped dynamically, one
-task instance per chunk. Resumable: a chunk rewrites the same objects with the same bytes, so clearing the
-failed map indexes (or re-triggering the same window) finishes the work without duplicates. The control
-record for reconciliation is written only after every chunk succeeded.
+The window is split into deterministic chunks (fixed journal seq ranges, bounded by the journal's max seq
+at plan time); only the chunks whose journal count differs from what the window checkpoint says was landed
+are mapped, one task instance per chunk. A chunk task never writes the checkpoint (parallel tasks would
+clobber it): its result goes back by XCom to `finish`, the checkpoint's only writer after `plan`, which
+records the counts, reconciles every chunk with the journal and writes the control record. `finish` fails
+the run when rows changed under it: re-trigger the same window (only changed chunks are landed again,
+under the same object names). Clearing failed map indexes is safe too: a chunk is idempotent.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ from sportscards_lib.defaults import default_args
 def events_backfill_to_s3() -> None:
     @task
     def plan(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Chunks of the window (only non-empty ones), as plain dicts for XCom."""
-        from cardpipe.ingest.backfill import parse_ts, plan_backfill
+        """Chunks of the window to land (non-empty, count changed since landed), as plain dicts for XCom."""
+        from cardpipe.ingest import parse_ts, plan_backfill
         from sportscards_lib.settings import cardpipe_settings
 
         params = params or {}
@@ -46,33 +49,36 @@ def events_backfill_to_s3() -> None:
             parse_ts(params.get("since")),
             parse_ts(params.get("until")),
             params.get("chunk_rows"),
+            pending_only=True,
         )
         return [chunk.to_dict() for chunk in chunks]
 
     @task(max_active_tis_per_dag=4)
     def land_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
-        """One chunk into bronze; idempotent, so retries and re-runs are safe."""
-        from cardpipe.ingest.backfill import Chunk, backfill_chunk
+        """One chunk into bronze; idempotent, so retries and re-runs are safe. Its result goes to `finish`."""
+        from cardpipe.ingest import Chunk, backfill_chunk
         from sportscards_lib.settings import cardpipe_settings
 
         return backfill_chunk(cardpipe_settings(), Chunk.from_dict(chunk)).to_dict()
 
-    @task
-    def finish(results: list[dict[str, Any]], params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Write the reconciliation control record once every chunk is durable."""
-        from cardpipe.ingest.backfill import Window, finish_backfill
+    # none_failed: runs when nothing changed (the mapped task is skipped over zero chunks); any failed chunk
+    # still stops it, so the control record is written only after every chunk is durable.
+    @task(trigger_rule="none_failed")
+    def finish(results: list[dict[str, Any]] | None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Record chunk results in the checkpoint, reconcile with the journal, write the control record."""
+        from cardpipe.ingest import Window, finish_backfill
         from sportscards_lib.settings import cardpipe_settings
 
         params = params or {}
         window = Window.from_bounds(params.get("since"), params.get("until"))
-        lines = finish_backfill(cardpipe_settings(), window)
-        results = list(results)
+        results = [r for r in (results or []) if r]
+        reconciliation = finish_backfill(cardpipe_settings(), window, results=results)
+        reconciliation.check()  # a mismatch fails the run with what to do: re-trigger the same window
         return {
-            "window_id": window.window_id,
+            **reconciliation.to_dict(),
             "chunks": len(results),
             "rows": sum(r["rows"] for r in results),
             "events": sum(r["events"] for r in results),
-            "journal_rows": sum(line["journal_rows"] for line in lines),
         }
 
     finish(land_chunk.expand(chunk=plan()))
