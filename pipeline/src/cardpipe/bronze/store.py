@@ -40,6 +40,11 @@ class BronzeStore(Protocol):
 class LocalStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        # Directories whose entry in their parent this process has fsynced (or made sure of): a new partition
+        # directory is only durable once its parent is fsynced, up to the store root. Another thread or
+        # process may have created a directory without fsyncing its parent yet, so "it already exists" is
+        # not enough: each directory is made sure of once per process (a few fsyncs per new partition).
+        self._durable_dirs: set[Path] = set()
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -60,12 +65,24 @@ class LocalStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        # Make the rename itself durable.
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(path.parent)  # makes the rename itself durable
+        self._make_parents_durable(path.parent)
+
+    def _make_parents_durable(self, directory: Path) -> None:
+        """fsync the parent of every directory between `directory` and the store root not yet made sure of,
+        so that a power cut cannot lose a freshly created partition directory (and the object in it). The
+        root itself counts (mkdir may just have created it): its parent is fsynced once too."""
+        root = self.root.resolve()
+        pending: list[Path] = []
+        current = directory
+        while current not in self._durable_dirs and current.is_relative_to(root):
+            pending.append(current)
+            current = current.parent
+        # Shallowest first: a directory is recorded only once every ancestor is, so a failed fsync is retried
+        # by the next put instead of being skipped.
+        for created in reversed(pending):
+            _fsync_dir(created.parent)
+            self._durable_dirs.add(created)
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -155,6 +172,14 @@ class S3Store:
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
+
+
+def _fsync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def open_store(settings: BronzeSettings) -> BronzeStore:
