@@ -23,12 +23,9 @@ ROOT_ONLY = {"broker_restart", "postgres_restart", "disk_full"}  # runuser / mou
 
 # Faults whose defect another change of issue 9 fixes: strict xfail, so the test flips (XPASS fails the run)
 # the moment the fix lands and the mark must be removed. Each reason names the defect.
-KNOWN_DEFECTS: dict[str, str] = {
-    "broker_restart": "issue 9 item 4 (helper C): the consumer exits on a broker restart "
-    "(ConnectionClosedByBroker 320 CONNECTION_FORCED) instead of reconnecting with backoff",
-    "postgres_restart": "issue 9 item 1 (helper A): the backfill exits 1 on a PostgreSQL restart "
-    "(psycopg2.InterfaceError: connection already closed) instead of reconnecting and retrying the chunk",
-}
+# The broker-restart, PostgreSQL-restart and resume-after-late-commits faults were listed here until the
+# consumer reconnect (758eee5) and the backfill fixes (10709d4) landed.
+KNOWN_DEFECTS: dict[str, str] = {}
 
 ROWS: list[Row] = []
 
