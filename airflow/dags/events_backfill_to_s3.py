@@ -66,14 +66,20 @@ def events_backfill_to_s3() -> None:
     @task(trigger_rule="none_failed")
     def finish(results: list[dict[str, Any]] | None, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Record chunk results in the checkpoint, reconcile with the journal, write the control record."""
-        from cardpipe.ingest import Window, finish_backfill
+        from airflow.sdk.exceptions import AirflowFailException
+        from cardpipe.ingest import BackfillMismatch, Window, finish_backfill
         from sportscards_lib.settings import cardpipe_settings
 
         params = params or {}
         window = Window.from_bounds(params.get("since"), params.get("until"))
         results = [r for r in (results or []) if r]
         reconciliation = finish_backfill(cardpipe_settings(), window, results=results)
-        reconciliation.check()  # a mismatch fails the run with what to do: re-trigger the same window
+        try:
+            reconciliation.check()
+        except BackfillMismatch as exc:
+            # Retrying finish cannot help (the changed chunks must be landed again): fail the run at once,
+            # with what to do (re-trigger the same window).
+            raise AirflowFailException(str(exc)) from exc
         return {
             **reconciliation.to_dict(),
             "chunks": len(results),
