@@ -18,6 +18,7 @@ from cardpipe.contracts import names
 from cardpipe.ingest import control_record_key
 from cardpipe.load import snowflake_sql
 from cardpipe.load.plan import KINDS, PREFIXES
+from cardpipe.sources import rabbit as rabbit_topology
 from facts import ENV, Artifacts
 from pydantic_settings import BaseSettings
 
@@ -151,6 +152,7 @@ def runtime() -> dict[str, Any]:
         "dead_letter_exchange": rabbit.dead_letter_exchange,
         "dead_letter_queue": rabbit.dead_letter_queue,
         "delivery_limit": rabbit.delivery_limit,
+        "queue_arguments": rabbit_topology.queue_arguments(rabbit),
         "snowflake_schema": s.snowflake.schema_,
         "snowflake_identity": {"role": s.snowflake.role, "warehouse": s.snowflake.warehouse},
         "stage_objects": {

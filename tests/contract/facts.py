@@ -151,6 +151,14 @@ def collect(artifacts: Artifacts, runtime: dict[str, Any]) -> list[Fact]:
         _env_example(artifacts["env.example"]).get("RABBITMQ_DELIVERY_LIMIT"),
         f"={names.DELIVERY_LIMIT}",
     )
+    # the source queue's x-arguments: what cardpipe declares (locally and from the broker_topology DAG on
+    # Amazon MQ, both through sources.rabbit.declare_topology) is names.source_queue_arguments, at-least-once
+    # dead-lettering included
+    f = fact(
+        "source_queue_arguments",
+        names.source_queue_arguments(names.DEAD_LETTER_EXCHANGE, names.DELIVERY_LIMIT),
+    )
+    f.see("cardpipe:settings", runtime["queue_arguments"])
     f = fact("max_message_bytes", f"max_message_size = {names.MAX_MESSAGE_BYTES}")
     for conf in _resources(aws, "aws_mq_configuration"):
         f.see("infra.aws", conf["data"].strip(), str(names.MAX_MESSAGE_BYTES))
