@@ -337,7 +337,7 @@ def test_mwaa_role_runs_the_backfill(
             c.to_dict() for c in plan_backfill(settings, None, None, 250)
         ]  # XCom round trip as in the DAG
         results = [backfill_chunk(settings, Chunk.from_dict(c)) for c in chunks]
-        lines = finish_backfill(settings, Window()).lines
+        lines = finish_backfill(settings, Window(), results=results).lines
     assert len(chunks) == 3
     assert sum(r.rows for r in results) == rows == sum(line["journal_rows"] for line in lines)
     s3 = e2e.moto.client("s3")
