@@ -4,6 +4,8 @@ message in quarantine (reason dead_lettered, original bytes, x-death history), a
 from __future__ import annotations
 
 import base64
+import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from cardpipe.ingest.dead_letters import (
 from click.testing import CliRunner
 
 from .test_consumer import FailingStore, make_settings, publish, queue_depth
+from .test_consumer_crash import CARDPIPE, consumer_env
 from .test_landing import read_lines, valid_events
 
 
@@ -109,3 +112,28 @@ def test_drain_acks_nothing_it_could_not_write(
 
     assert queue_depth(rabbit_settings, rabbit_settings.dead_letter_queue) == 5
     assert drain_dead_letters(settings).counts.quarantined == {"dead_lettered": 5}
+
+
+def test_consume_until_idle_says_when_dead_letters_are_pending(
+    rabbit_settings: RabbitSettings, tmp_path: Path
+) -> None:
+    """`consume --until-idle` exits 0 once the live queue is drained (its own job), but no longer in silence
+    while dead-lettered events, not in bronze, wait in the DLQ: it warns with the depth and the fix."""
+    dead_letter(rabbit_settings, list(valid_events(2).values()))
+    publish(rabbit_settings, list(valid_events(5).values()))
+    done = subprocess.run(
+        [CARDPIPE, "consume", "--until-idle", "--idle-seconds", "0.5", "--workers", "0"],
+        env=consumer_env(rabbit_settings, tmp_path / "bronze"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (warning,) = [
+        json.loads(line) for line in done.stderr.splitlines() if "consume.dead_letters_pending" in line
+    ]
+    assert warning["depth"] == 2
+    assert "cardpipe drain-dead-letters" in warning["fix"]
+    assert queue_depth(rabbit_settings) == 0

@@ -464,6 +464,7 @@ class Consumer:
             self._collect(channel, wait=False)
             if self.until_idle and now - self._last_message >= self.idle_seconds and self._drained(channel):
                 log.info("consume.idle", idle_seconds=self.idle_seconds)
+                self._warn_dead_letters(channel)
                 break
         self._log_stopping()
         # Stop deliveries, then land and ack what we hold; prefetched-but-unbatched messages are
@@ -484,6 +485,20 @@ class Consumer:
         if not drained:
             self._last_message = time.monotonic()
         return drained
+
+    def _warn_dead_letters(self, channel: BlockingChannel) -> None:
+        """The live queue is drained, but dead-lettered messages are not in bronze: say so at exit (the
+        data_quality DAG and `drain-dead-letters --check` fail on it; this run did its own job)."""
+        dead_letter_queue = self.settings.rabbitmq.dead_letter_queue
+        ok = channel.queue_declare(dead_letter_queue, passive=True)  # declared by declare_topology
+        depth: int = ok.method.message_count
+        if depth:
+            log.warning(
+                "consume.dead_letters_pending",
+                queue=dead_letter_queue,
+                depth=depth,
+                fix="cardpipe drain-dead-letters lands them in quarantine (reason dead_lettered)",
+            )
 
     def _store_name(self) -> str:
         if self._store is not None:
