@@ -13,8 +13,12 @@ MISMATCH_EXIT = 4  # the journal changed under the run: re-run the window
 
 
 @click.command("backfill")
-@click.option("--since", help="Start of the occurred_at window, inclusive (ISO 8601; naive = UTC).")
-@click.option("--until", help="End of the occurred_at window, exclusive (ISO 8601; naive = UTC).")
+@click.option(
+    "--since", help="Window start, inclusive, on occurred_at (recorded_at when NULL); ISO 8601, naive = UTC."
+)
+@click.option(
+    "--until", help="Window end, exclusive, on occurred_at (recorded_at when NULL); ISO 8601, naive = UTC."
+)
 @click.option(
     "--chunk-rows",
     type=click.IntRange(min=1),
