@@ -46,7 +46,7 @@ def data_quality() -> None:
         """The broker's dead-letter queue is empty: a dead-lettered message is not in bronze until drained
         (fails at once, no retry, with the count and the command that lands them in quarantine)."""
         from airflow.sdk.exceptions import AirflowFailException
-        from cardpipe.ingest.dead_letters import DeadLettersPending, check_dead_letters
+        from cardpipe.ingest import DeadLettersPending, check_dead_letters
         from sportscards_lib.settings import rabbit_settings
 
         try:

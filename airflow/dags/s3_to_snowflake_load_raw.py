@@ -61,7 +61,7 @@ def s3_to_snowflake_load_raw() -> None:
     def drain_dead_letters() -> dict[str, Any]:
         """Land the broker's dead-letter queue in bronze quarantine (reason dead_lettered, x-death kept),
         acked after the write; nothing there is a no-op. The data_quality DAG fails while it is not empty."""
-        from cardpipe.ingest.dead_letters import drain_dead_letters as drain
+        from cardpipe.ingest import drain_dead_letters as drain
         from sportscards_lib.settings import cardpipe_settings
 
         return dict(drain(cardpipe_settings()).as_log())

@@ -1,6 +1,7 @@
 """Ingestion into bronze: the public front the CLI, the DAGs, tests and benchmarks import from.
 
-`from cardpipe.ingest import plan_backfill, backfill_chunk, finish_backfill, run_backfill, run_consumer`.
+`from cardpipe.ingest import plan_backfill, backfill_chunk, finish_backfill, run_backfill, run_consumer`,
+`drain_dead_letters`, `check_dead_letters`.
 Names resolve lazily (PEP 562), so importing one (e.g. the Lambda handler's landing code) does not pull
 in pika or psycopg2. To add a name: one line in `_EXPORTS`, one in the TYPE_CHECKING block, one in __all__.
 """
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
         run_backfill,
     )
     from cardpipe.ingest.consumer import ConsumeStats, run_consumer
+    from cardpipe.ingest.dead_letters import (
+        DeadLettersPending,
+        DrainStats,
+        check_dead_letters,
+        dead_letter_depth,
+        drain_dead_letters,
+    )
 
 _EXPORTS: dict[str, str] = {
     "BackfillMismatch": "cardpipe.ingest.backfill",
@@ -44,6 +52,11 @@ _EXPORTS: dict[str, str] = {
     "run_backfill": "cardpipe.ingest.backfill",
     "ConsumeStats": "cardpipe.ingest.consumer",
     "run_consumer": "cardpipe.ingest.consumer",
+    "DeadLettersPending": "cardpipe.ingest.dead_letters",
+    "DrainStats": "cardpipe.ingest.dead_letters",
+    "check_dead_letters": "cardpipe.ingest.dead_letters",
+    "dead_letter_depth": "cardpipe.ingest.dead_letters",
+    "drain_dead_letters": "cardpipe.ingest.dead_letters",
 }
 
 __all__ = [
@@ -53,10 +66,15 @@ __all__ = [
     "Chunk",
     "ChunkResult",
     "ConsumeStats",
+    "DeadLettersPending",
+    "DrainStats",
     "Reconciliation",
     "Window",
     "backfill_chunk",
+    "check_dead_letters",
     "control_record_key",
+    "dead_letter_depth",
+    "drain_dead_letters",
     "finish_backfill",
     "parse_ts",
     "plan_backfill",
