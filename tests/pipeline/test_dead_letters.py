@@ -1,5 +1,6 @@
 """The dead-letter queue is read: its depth fails a check loudly, and the drain lands every dead-lettered
-message in quarantine (reason dead_lettered, original bytes, x-death history), acked only after the write."""
+message in quarantine (reason dead_lettered, original bytes, x-death history) and each valid one also as a
+live event, acked only after the write."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ import subprocess
 import time
 from pathlib import Path
 
+import duckdb
 import pika
 import pytest
 from cardpipe.bronze.store import open_store
 from cardpipe.cli import cli
-from cardpipe.config import BronzeSettings, RabbitSettings, get_settings
+from cardpipe.config import BronzeSettings, RabbitSettings, WarehouseSettings, get_settings
 from cardpipe.ingest.dead_letters import (
     DeadLettersPending,
     check_dead_letters,
     dead_letter_depth,
     drain_dead_letters,
 )
+from cardpipe.load import run_load
 from click.testing import CliRunner
 
 from .test_consumer import FailingStore, make_settings, publish, queue_depth
@@ -87,7 +90,8 @@ def test_drain_lands_dead_letters_in_quarantine_with_bytes_and_x_death(
 
     stats = drain_dead_letters(settings, batch_size=3)
 
-    assert stats.counts.messages == 8 and stats.counts.quarantined == {"dead_lettered": 8}
+    assert stats.dead_letters == 8 and stats.counts.quarantined == {"dead_lettered": 8}
+    assert stats.recovered == 7 and stats.counts.events == 7  # the valid ones also land as live events
     assert stats.batches == 3
     lines = read_lines(open_store(bronze_settings), "raw/quarantine/source=live/reason=dead_lettered/")
     assert sorted(base64.b64decode(line["raw_b64"]) for line in lines) == sorted(bodies)
@@ -98,7 +102,7 @@ def test_drain_lands_dead_letters_in_quarantine_with_bytes_and_x_death(
         assert line["detail"].startswith("dead-lettered: reason=rejected")
         assert line["ingest"]["routing_key"] == "order.order_placed"
     assert queue_depth(rabbit_settings, rabbit_settings.dead_letter_queue) == 0
-    assert drain_dead_letters(settings).counts.messages == 0  # nothing left: a no-op
+    assert drain_dead_letters(settings).dead_letters == 0  # nothing left: a no-op
 
 
 def test_drain_acks_nothing_it_could_not_write(
@@ -137,3 +141,34 @@ def test_consume_until_idle_says_when_dead_letters_are_pending(
     assert warning["depth"] == 2
     assert "cardpipe drain-dead-letters" in warning["fix"]
     assert queue_depth(rabbit_settings) == 0
+
+
+def test_a_valid_dead_lettered_event_reaches_raw_events_once_and_both_are_quarantined(
+    rabbit_settings: RabbitSettings, local_bronze: BronzeSettings, tmp_path: Path
+) -> None:
+    """On RabbitMQ < 4.3 infrastructure trouble alone dead-letters valid events: the drain keeps the audit
+    record of every message and lands a valid one as a normal live event too, so it reaches RAW (and the
+    marts); the poison stays in quarantine only. The old drain landed the valid event in quarantine only."""
+    (event_id, body), *_ = valid_events(1).items()
+    poison = b"\x00 not an envelope"
+    dead_letter(rabbit_settings, [body, poison])
+    settings = make_settings(rabbit_settings, local_bronze, tmp_path).model_copy(
+        update={"warehouse": WarehouseSettings(duckdb_path=tmp_path / "wh.duckdb")}
+    )
+
+    stats = drain_dead_letters(settings)
+    assert (stats.dead_letters, stats.recovered) == (2, 1)
+    assert stats.counts.events == 1 and stats.counts.quarantined == {"dead_lettered": 2}
+    run_load(settings)  # what `cardpipe load` runs
+
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as db:
+        events = db.execute("select event_id, source from raw.events").fetchall()
+        quarantined = db.execute("select reason, event_id, raw_b64 from raw.quarantine").fetchall()
+    assert events == [(event_id, "live")]
+    (line,) = read_lines(open_store(local_bronze), "raw/events/")  # RAW keeps no ingest fields: bronze does
+    ingest = line["ingest"]
+    assert ingest["dead_lettered"] is True and ingest["x_death"].startswith("dead-lettered: reason=rejected")
+    assert sorted((r[0], base64.b64decode(r[2])) for r in quarantined) == sorted(
+        [("dead_lettered", body), ("dead_lettered", poison)]
+    )
+    assert {r[1] for r in quarantined} == {event_id, None}

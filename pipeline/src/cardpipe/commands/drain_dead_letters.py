@@ -26,6 +26,6 @@ def command(check: bool) -> None:
         return
     stats = drain_dead_letters(settings)
     click.echo(
-        f"drained {stats.counts.messages:,} dead-lettered message(s) into quarantine "
-        f"({stats.counts.objects} object(s))"
+        f"drained {stats.dead_letters:,} dead-lettered message(s) into quarantine, "
+        f"{stats.recovered:,} valid event(s) of them also landed as events ({stats.counts.objects} object(s))"
     )

@@ -4,8 +4,12 @@ A message reaches the DLQ when the quorum queue dead-letters it (delivery limit 
 may stay there unnoticed: `dead_letter_depth` is what the data_quality DAG and `cardpipe drain-dead-letters
 --check` fail on, and `drain_dead_letters` lands every dead-lettered message in quarantine (source=live,
 reason `dead_lettered`) with its original bytes, routing key and AMQP headers (the x-death history: why,
-from which queue, how often). A batch is acked only after its durable write, so a crash mid-drain leaves
-the rest in the DLQ (at-least-once, as the consumer).
+from which queue, how often): the audit trail. A message that decodes as a valid event is ALSO landed as a
+normal live event (ingest.dead_lettered = true, ingest.x_death the summary): on RabbitMQ < 4.3 every return
+of an unacked message (channel close, broker restart, consumer crash) counts toward the delivery limit, so
+valid events reach the DLQ from infrastructure trouble and must still reach RAW and the marts (staging
+dedupes by event_id, so one that was also landed earlier counts once). A batch is acked only after its
+durable write, so a crash mid-drain leaves the rest in the DLQ (at-least-once, as the consumer).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pika.spec
 
 from cardpipe.bronze.store import BronzeStore, open_store
 from cardpipe.config import RabbitSettings, Settings
+from cardpipe.contracts.codec import DecodedEvent, decode
 from cardpipe.ingest.landing import (
     DEAD_LETTERED,
     QUARANTINE_META,
@@ -116,13 +121,45 @@ def dead_letter_meta(
     }
 
 
+def recovered_event_meta(quarantine_meta: dict[str, Any]) -> dict[str, Any]:
+    """Ingest fields of the normal event line of a valid dead-lettered message: the broker fields of the
+    quarantine record, marked dead_lettered with the x-death summary (no forced quarantine)."""
+    meta = {k: v for k, v in quarantine_meta.items() if k != QUARANTINE_META}
+    meta["dead_lettered"] = True
+    meta["x_death"] = quarantine_meta[QUARANTINE_META][1]
+    return meta
+
+
+def dead_letter_lines(body: bytes, quarantine_meta: dict[str, Any]) -> list[Incoming]:
+    """What to land for one dead-lettered message: always its quarantine record (`dead_lettered`), plus its
+    normal event line when it decodes as a valid event. Never raises (a decoder error means: not valid)."""
+    lines: list[Incoming] = [(body, quarantine_meta)]
+    try:
+        valid = type(decode(body)) is DecodedEvent
+    except Exception:
+        valid = False
+    if valid:
+        lines.append((body, recovered_event_meta(quarantine_meta)))
+    return lines
+
+
 @dataclass
 class DrainStats:
+    """`counts` are the landed lines (a valid message gives two: its quarantine record and its event);
+    `dead_letters` the messages taken from the DLQ, `recovered` how many of them were valid events."""
+
     counts: LandingCounts = field(default_factory=LandingCounts)
     batches: int = 0
+    dead_letters: int = 0
+    recovered: int = 0
 
     def as_log(self) -> dict[str, Any]:
-        return {**self.counts.as_log(), "batches": self.batches}
+        return {
+            **self.counts.as_log(),
+            "batches": self.batches,
+            "dead_letters": self.dead_letters,
+            "recovered": self.recovered,
+        }
 
 
 def drain_dead_letters(
@@ -132,7 +169,8 @@ def drain_dead_letters(
     batch_size: int = DRAIN_BATCH,
     idle_seconds: float = IDLE_SECONDS,
 ) -> DrainStats:
-    """Land every message of the DLQ in quarantine (`dead_lettered`); ack each batch after its write."""
+    """Land every message of the DLQ in quarantine (`dead_lettered`) and each valid one also as an event;
+    ack each batch after its write."""
     rabbit = settings.rabbitmq
     target = store if store is not None else open_store(settings.bronze)
     names = live_names(f"dlq-{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:8]}")
@@ -145,20 +183,30 @@ def drain_dead_letters(
         channel = connection.channel()
         channel.basic_qos(prefetch_count=batch_size)
         batch: list[Incoming] = []
+        taken = 0
         last_tag = 0
         for method, properties, body in channel.consume(
             rabbit.dead_letter_queue, inactivity_timeout=idle_seconds
         ):
             if method is not None:
-                batch.append((body, dead_letter_meta(method, properties)))
+                batch.extend(dead_letter_lines(body, dead_letter_meta(method, properties)))
+                taken += 1
                 last_tag = method.delivery_tag
-            if batch and (method is None or len(batch) >= batch_size):
+            if batch and (method is None or taken >= batch_size):
                 counts = land(target, batch, source="live", name_factory=names)  # durable when it returns
                 channel.basic_ack(delivery_tag=last_tag, multiple=True)
                 stats.counts.add(counts)
                 stats.batches += 1
-                log.info("dead_letters.batch", batch=stats.batches, **counts.as_log())
-                batch = []
+                stats.dead_letters += taken
+                stats.recovered += len(batch) - taken
+                log.info(
+                    "dead_letters.batch",
+                    batch=stats.batches,
+                    dead_letters=taken,
+                    recovered=len(batch) - taken,
+                    **counts.as_log(),
+                )
+                batch, taken = [], 0
             if method is None:
                 break
         channel.cancel()  # unacked prefetched messages (none: every batch was acked) go back
