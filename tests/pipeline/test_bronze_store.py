@@ -118,3 +118,34 @@ def test_s3_exists_delete_and_prefix_isolation(s3_bronze: BronzeSettings) -> Non
     store.delete(KEY)
     assert not store.exists(KEY)
     assert store.describe() == f"s3://{s3_bronze.s3_bucket}/sportscards/"
+
+
+def test_s3_put_that_never_completes_times_out_and_is_retried(s3_bronze: BronzeSettings) -> None:
+    """A PUT the endpoint never answers (helper E's fault proxy holds it open) must fail on the client's read
+    timeout and be retried, not hang the writer forever: the retried PUT lands the object."""
+    from support.faults import FaultPlan, FaultProxy  # noqa: PLC0415 - tests/ is on sys.path (rootdir)
+
+    assert s3_bronze.s3_endpoint_url is not None
+    upstream = int(s3_bronze.s3_endpoint_url.rsplit(":", 1)[1])
+    proxy = FaultProxy(upstream, FaultPlan(hang_puts=1, hang_seconds=120))
+    try:
+        settings = s3_bronze.model_copy(
+            update={"s3_endpoint_url": proxy.url, "s3_read_timeout": 1.0, "s3_max_attempts": 3}
+        )
+        store = open_store(settings)
+        store.put("raw/events/hung.ndjson.gz", b"payload")
+        assert proxy.counts["hang"] == 1
+        assert store.get("raw/events/hung.ndjson.gz") == b"payload"
+    finally:
+        proxy.close()
+
+
+def test_s3_client_timeouts_and_retries_come_from_settings(s3_bronze: BronzeSettings) -> None:
+    settings = s3_bronze.model_copy(
+        update={"s3_connect_timeout": 2.5, "s3_read_timeout": 7.0, "s3_max_attempts": 4}
+    )
+    store = open_store(settings)
+    assert isinstance(store, S3Store)
+    config: Any = store.client.meta.config  # type: ignore[attr-defined]
+    assert (config.connect_timeout, config.read_timeout) == (2.5, 7.0)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 4}  # attempts in all

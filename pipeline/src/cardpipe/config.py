@@ -56,6 +56,11 @@ class BronzeSettings(BaseSettings):
     s3_region: str = "us-east-1"
     # SSE-KMS key id or ARN; when unset objects use the bucket's default encryption.
     s3_kms_key_id: str | None = None
+    # S3 client bounds: a PUT that never completes fails after the read timeout and is retried (botocore
+    # "standard" retries, attempts including the first) instead of hanging the consumer forever.
+    s3_connect_timeout: float = Field(5.0, gt=0)
+    s3_read_timeout: float = Field(30.0, gt=0)
+    s3_max_attempts: int = Field(10, ge=1)
 
     @model_validator(mode="after")
     def _s3_needs_bucket(self) -> BronzeSettings:

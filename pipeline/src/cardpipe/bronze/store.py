@@ -119,7 +119,12 @@ class S3Store:
         region: str = "us-east-1",
         kms_key_id: str | None = None,
         client: object | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_attempts: int = 10,
     ) -> None:
+        """`connect_timeout`/`read_timeout` bound every request (a PUT that never completes raises
+        ReadTimeout and is retried, up to `max_attempts` in all, instead of hanging forever)."""
         import boto3  # noqa: PLC0415 - boto3 is loaded only when S3 is configured
         from botocore.config import Config  # noqa: PLC0415
 
@@ -130,7 +135,11 @@ class S3Store:
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
-            config=Config(retries={"max_attempts": 10, "mode": "adaptive"}),
+            config=Config(
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                retries={"mode": "standard", "total_max_attempts": max_attempts},  # first included
+            ),
         )
 
     def _key(self, key: str) -> str:
@@ -192,5 +201,8 @@ def open_store(settings: BronzeSettings) -> BronzeStore:
             endpoint_url=settings.s3_endpoint_url,
             region=settings.s3_region,
             kms_key_id=settings.s3_kms_key_id,
+            connect_timeout=settings.s3_connect_timeout,
+            read_timeout=settings.s3_read_timeout,
+            max_attempts=settings.s3_max_attempts,
         )
     return LocalStore(settings.dir)
