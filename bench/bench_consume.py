@@ -100,7 +100,7 @@ def publish(settings: RabbitSettings, extra_queue: str, n: int) -> None:
     pool = [payload(rnd, i) for i in range(POOL)]
     conn = pika.BlockingConnection(pika.URLParameters(settings.url))
     ch = conn.channel()
-    declare_topology(ch, settings)
+    ch = declare_topology(ch, settings)  # a new channel when the broker closed the first (legacy queue)
     ch.queue_declare(extra_queue, durable=True, arguments={"x-queue-type": "quorum"})
     ch.queue_bind(extra_queue, settings.exchange, routing_key="#")
     props = pika.BasicProperties(delivery_mode=2, content_type="application/x-protobuf")

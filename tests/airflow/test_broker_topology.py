@@ -119,7 +119,7 @@ def test_data_quality_fails_loudly_while_the_dead_letter_queue_holds_messages(
     conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     try:
         ch = conn.channel()
-        declare_topology(ch, rabbit)
+        ch = declare_topology(ch, rabbit)  # the channel to go on with
         ch.basic_publish(rabbit_names["RABBITMQ_DEAD_LETTER_EXCHANGE"], "x", b"dead")
         ch.basic_publish(rabbit_names["RABBITMQ_DEAD_LETTER_EXCHANGE"], "x", b"dead")
     finally:

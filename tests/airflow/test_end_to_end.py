@@ -152,7 +152,7 @@ def test_load_dag_drains_the_live_queue_when_asked(airflow_db: Path, pipeline_en
     conn = pika.BlockingConnection(pika.URLParameters(rabbit.url))
     try:
         channel = conn.channel()
-        declare_topology(channel, rabbit)
+        channel = declare_topology(channel, rabbit)  # the channel to go on with
         ids = [str(uuid.uuid4()) for _ in range(2)]
         for event_id in ids:
             body = encode_event(
