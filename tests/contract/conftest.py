@@ -19,7 +19,7 @@ from cardpipe.ingest import control_record_key
 from cardpipe.load import snowflake_sql
 from cardpipe.load.plan import KINDS, PREFIXES
 from cardpipe.sources import rabbit as rabbit_topology
-from facts import ENV, Artifacts
+from facts import ENV, Artifacts, set_policy
 from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +87,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
         "workflow.promote": ".github/workflows/promote.yml",
         "mk.airflow": "mk/airflow.mk",
         "airflow.pyproject": "airflow/pyproject.toml",
+        "docs.operations": "docs/operations.md",
     }
     out = {key: (ROOT / path).read_text() for key, path in read.items()}
     # Every DuckDB migration in order: the newest CREATE TABLE of a table declares it.
@@ -153,6 +154,7 @@ def runtime() -> dict[str, Any]:
         "dead_letter_queue": rabbit.dead_letter_queue,
         "delivery_limit": rabbit.delivery_limit,
         "queue_arguments": rabbit_topology.queue_arguments(rabbit),
+        "dead_letter_policy_fix": set_policy(rabbit_topology.policy_fix(rabbit)),
         "snowflake_schema": s.snowflake.schema_,
         "snowflake_identity": {"role": s.snowflake.role, "warehouse": s.snowflake.warehouse},
         "stage_objects": {

@@ -159,6 +159,29 @@ def collect(artifacts: Artifacts, runtime: dict[str, Any]) -> list[Fact]:
         names.source_queue_arguments(names.DEAD_LETTER_EXCHANGE, names.DELIVERY_LIMIT),
     )
     f.see("cardpipe:settings", runtime["queue_arguments"])
+    # the policy that gives a queue declared with the old arguments the same dead-lettering: the fix cardpipe
+    # prints (sources.rabbit.policy_fix, also the broker_topology DAG's error) and the command in
+    # docs/operations.md must both be names.dead_letter_policy under names.DEAD_LETTER_POLICY
+    policy = {"name": names.DEAD_LETTER_POLICY, **names.dead_letter_policy(names.QUEUE)}
+    f = fact("dead_letter_policy", policy)
+    f.see("cardpipe:policy_fix", runtime["dead_letter_policy_fix"])
+    f.see("docs.operations", set_policy(artifacts["docs.operations"]), names.DEAD_LETTER_POLICY)
+    f.see(
+        "docs.operations",
+        set_policy(artifacts["docs.operations"]),
+        f'"overflow":"{names.QUEUE_OVERFLOW}"',
+        '"overflow":"drop-head"',
+    )
+    # the policy's definition is the queue's own dead-lettering arguments without their `x-` prefix
+    f = fact("dead_letter_policy_definition", names.dead_letter_policy(names.QUEUE)["definition"])
+    f.see(
+        "cardpipe:settings",
+        {
+            k.removeprefix("x-"): v
+            for k, v in runtime["queue_arguments"].items()
+            if k in {"x-dead-letter-strategy", "x-overflow"}
+        },
+    )
     f = fact("max_message_bytes", f"max_message_size = {names.MAX_MESSAGE_BYTES}")
     for conf in _resources(aws, "aws_mq_configuration"):
         f.see("infra.aws", conf["data"].strip(), str(names.MAX_MESSAGE_BYTES))
@@ -422,6 +445,30 @@ def check(facts: Iterable[Fact]) -> list[str]:
             if obs.value != f.expected:
                 problems.append(f"{f.name}: {obs.source} has {obs.value!r}, names.py says {f.expected!r}")
     return problems
+
+
+_SET_POLICY = re.compile(
+    r"rabbitmqctl set_policy --apply-to (\S+) --priority (\d+) (\S+)\s*\\?\s*'([^']+)'\s+'([^']+)'"
+)
+
+
+def set_policy(text: str) -> dict[str, Any] | None:
+    """The first `rabbitmqctl set_policy` command in a text, as names.dead_letter_policy's dict + its name."""
+    match = _SET_POLICY.search(text)
+    if match is None:
+        return None
+    apply_to, priority, name, pattern, definition = match.groups()
+    try:
+        parsed: Any = json.loads(definition)
+    except ValueError:
+        parsed = definition
+    return {
+        "name": name,
+        "pattern": pattern,
+        "apply-to": apply_to,
+        "definition": parsed,
+        "priority": int(priority),
+    }
 
 
 def mutate(text: str, needle: str, swap: str | None = None) -> str:
