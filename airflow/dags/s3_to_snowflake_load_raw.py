@@ -1,8 +1,9 @@
 """Load new bronze files into the warehouse RAW tables and announce them with the RAW_EVENTS asset.
 
 Runs every 15 minutes; the loader skips files whose content (its own sha256, in raw.load_audit) it has
-already loaded and replaces the rows of a file rewritten since, so overlapping or repeated runs add nothing. The asset event is emitted only when a run loaded at least
-one file, so dbt is not rebuilt for nothing. Snowflake on AWS, DuckDB locally (WAREHOUSE_KIND).
+already loaded and replaces the rows of a file rewritten since, so overlapping or repeated runs add
+nothing. The asset event is emitted only when a run loaded at least one file, so dbt is not rebuilt for
+nothing. Snowflake on AWS, DuckDB locally (WAREHOUSE_KIND).
 """
 
 from __future__ import annotations

@@ -245,7 +245,7 @@ def s3_faults(work: Path, size: Size) -> Row:
     }
     os.environ.update(creds)
     boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1").create_bucket(Bucket=bucket)
-    # The short run injects fewer faults: botocore's adaptive retry backs off hard after each 503.
+    # The short run injects fewer faults, to keep `make test` short.
     odds = 0.03 if size.name == "full" else 0.02
     plan = FaultPlan(
         rates={ERROR_500: odds, ERROR_503: odds, SLOW: odds / 2, RESET: odds},
