@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 from cardpipe.contracts import names, raw_tables
+from cardpipe.contracts.codec import Reason
 
 ENV = "dev"  # the environment synthesized for the contract (all three share the code paths)
 
@@ -321,6 +322,13 @@ def collect(artifacts: Artifacts, runtime: dict[str, Any]) -> list[Fact]:
     f.see("cardpipe:settings", runtime["snowflake_schema"])
     f = fact("dbt_source_tables_are_raw_tables", sorted(t.name for t in raw_tables.TABLES))
     f.see("dbt.sources", sorted(t["name"].upper() for t in sources[0]["tables"]), "- name: load_audit")
+    # quarantine reasons are partition values and SQL filters: dbt's accepted_values on raw.quarantine.reason
+    # is exactly contracts.codec.Reason (the decoder's and the landing path's)
+    f = fact("quarantine_reasons", sorted(str(r) for r in Reason))
+    quarantine = next(t for t in sources[0]["tables"] if t["name"] == "quarantine")
+    reason_column = next(c for c in quarantine["columns"] if c["name"] == "reason")
+    accepted = next(t["accepted_values"] for t in reason_column["data_tests"] if "accepted_values" in t)
+    f.see("dbt.sources", sorted(accepted["arguments"]["values"]), "unserializable, dead_lettered]")
     f = fact("dbt_profile_schema_exists", True)
     profiles = artifacts["dbt.profiles"]
     default_schema = re.search(r"schema: \"\{\{ env_var\('SNOWFLAKE_SCHEMA', '(\w+)'\) \}\}\"", profiles)

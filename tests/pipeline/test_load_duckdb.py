@@ -18,12 +18,12 @@ from typing import Any
 import duckdb
 import pytest
 from cardpipe.bronze.layout import control_key, events_key, quarantine_key
-from cardpipe.bronze.store import BronzeStore, open_store
+from cardpipe.bronze.store import BronzeStore, StoredObject, open_store
 from cardpipe.config import BronzeSettings, Settings, WarehouseSettings
 from cardpipe.contracts.codec import DecodedEvent, Rejection, decode, encode_event, format_ts
 from cardpipe.errors import ServiceUnavailable
 from cardpipe.load import LoadError, migrations, run_load
-from cardpipe.load.plan import AuditEntry, BronzeFile, Listed, batches, kind_of, plan_load
+from cardpipe.load.plan import AuditEntry, BronzeFile, batches, kind_of, plan_load
 from sportscards.common.v1.money_pb2 import Money
 from sportscards.orders.v1 import orders_pb2
 
@@ -163,7 +163,7 @@ def test_kind_of_and_planning() -> None:
     assert kind_of("raw/_checkpoints/backfill/state.json") is None
     assert kind_of("raw/events/source=live/x.json") is None
     keys = ["raw/events/a.ndjson.gz", "raw/events/b.ndjson.gz", "raw/_control/journal_counts/w.ndjson.gz"]
-    listing = [Listed(k, 10, f"fp-{k}") for k in [*keys, "raw/_checkpoints/backfill/state.json"]]
+    listing = [StoredObject(k, 10, f"fp-{k}") for k in [*keys, "raw/_checkpoints/backfill/state.json"]]
     audit = {
         keys[0]: AuditEntry("sha256:aa", f"fp-{keys[0]}"),  # loaded, not rewritten since: skipped unread
         keys[2]: AuditEntry("sha256:cc", "fp-older"),  # rewritten since it was loaded: read and compared
@@ -174,11 +174,11 @@ def test_kind_of_and_planning() -> None:
     assert plan.unchanged == 1 and plan.adopt == []
     # A row from before fingerprints: adopted without reading when its md5 is still the object's ETag.
     legacy = {keys[0]: AuditEntry("0cc175b9c0f1b6a831c399e269772661")}
-    listed = [Listed(keys[0], 1, "size=1;etag=0cc1", "0CC175B9C0F1B6A831C399E269772661")]
+    listed = [StoredObject(keys[0], 1, "size=1;etag=0cc1", "0CC175B9C0F1B6A831C399E269772661")]
     assert plan_load(listed, legacy).adopt == [(keys[0], legacy[keys[0]].checksum, "size=1;etag=0cc1")]
-    assert [f.key for f in plan_load([Listed(keys[0], 1, "size=1;etag=x-2", "x-2")], legacy).recheck] == [
-        keys[0]
-    ]
+    assert [
+        f.key for f in plan_load([StoredObject(keys[0], 1, "size=1;etag=x-2", "x-2")], legacy).recheck
+    ] == [keys[0]]
     files = [BronzeFile(f"raw/events/{i}.ndjson.gz", "events", 10) for i in range(5)]
     files.append(BronzeFile("raw/quarantine/q.ndjson.gz", "quarantine", 10))
     groups = batches(files, max_files=2, max_bytes=1000)

@@ -11,11 +11,28 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from cardpipe.config import BronzeSettings
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One object as its store lists it, before anything is read.
+
+    `fingerprint` is cheap to get and changes whenever the object is rewritten (S3: size + ETag; local:
+    size + mtime_ns + inode); it says whether an object may have been rewritten, never whether its content
+    changed (an SSE-KMS ETag is not an MD5 and changes on every upload of the same bytes). `etag` is the bare
+    S3 ETag (None locally).
+    """
+
+    key: str
+    size: int
+    fingerprint: str
+    etag: str | None = None
 
 
 class BronzeStore(Protocol):
@@ -30,6 +47,9 @@ class BronzeStore(Protocol):
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under a prefix, in lexicographic order."""
+
+    def list_objects(self, prefix: str) -> Iterator[StoredObject]:
+        """Objects under a prefix with size and fingerprint, in key order (what `list` lists)."""
 
     def delete(self, key: str) -> None: ...
 
@@ -102,6 +122,13 @@ class LocalStore:
         )
         return iter(sorted(k for k in keys if k.startswith(prefix)))
 
+    def list_objects(self, prefix: str) -> Iterator[StoredObject]:
+        for key in self.list(prefix):
+            st = (self.root / key).stat()
+            yield StoredObject(
+                key, st.st_size, f"size={st.st_size};mtime_ns={st.st_mtime_ns};ino={st.st_ino}"
+            )
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
@@ -171,10 +198,16 @@ class S3Store:
         return True
 
     def list(self, prefix: str) -> Iterator[str]:
+        return (obj.key for obj in self.list_objects(prefix))
+
+    def list_objects(self, prefix: str) -> Iterator[StoredObject]:
         paginator = self.client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
             for item in page.get("Contents", []):
-                yield item["Key"][len(self.prefix) :]
+                etag = str(item.get("ETag", "")).strip('"')
+                size = int(item.get("Size", 0))
+                key = str(item["Key"])[len(self.prefix) :]
+                yield StoredObject(key, size, f"size={size};etag={etag}", etag or None)
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))  # type: ignore[attr-defined]

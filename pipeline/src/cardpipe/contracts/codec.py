@@ -40,6 +40,11 @@ class Reason(enum.StrEnum):
     MISSING_REQUIRED_FIELD = "missing_required_field"
     INVALID_VALUE = "invalid_value"
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
+    # The landing path's own (cardpipe.ingest: consumer, landing, dead-letter drain), not the decoder's.
+    UNSERIALIZABLE = "unserializable"  # the bronze line could not be built (e.g. metadata JSON cannot hold)
+    INVALID_ROUTING_KEY = "invalid_routing_key"  # the AMQP routing key is not UTF-8 text
+    INVALID_PROPERTIES = "invalid_properties"  # AMQP properties/headers could not be read
+    DEAD_LETTERED = "dead_lettered"  # drained from the dead-letter queue
 
 
 @dataclass(frozen=True, slots=True)

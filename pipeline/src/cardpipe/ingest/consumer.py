@@ -23,7 +23,6 @@ pika's `add_callback_threadsafe`). `workers=0` lands inline in this process.
 from __future__ import annotations
 
 import contextlib
-import random
 import signal
 import socket
 import time
@@ -44,10 +43,9 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from cardpipe.bronze.store import BronzeStore, open_store
 from cardpipe.config import BronzeSettings, Settings
+from cardpipe.contracts.codec import Reason
 from cardpipe.errors import ServiceUnavailable
 from cardpipe.ingest.landing import (
-    INVALID_PROPERTIES,
-    INVALID_ROUTING_KEY,
     QUARANTINE_META,
     LandingCounts,
     build_objects,
@@ -57,6 +55,7 @@ from cardpipe.ingest.landing import (
     write_objects,
 )
 from cardpipe.logs import get_logger
+from cardpipe.retry import backoff
 from cardpipe.sources.rabbit import connect, declare_topology
 
 log = get_logger("cardpipe.consume")
@@ -76,13 +75,6 @@ MAX_OUTAGE_SECONDS = 600.0
 # Channel errors that reconnecting cannot cure: access refused, queue arguments differ (topology migration,
 # raised as rabbit.TopologyMismatch, which is not retried either).
 _PERMANENT_CHANNEL_CODES = frozenset({403, 406})
-
-
-def backoff(attempt: int, base: float, cap: float) -> float:
-    """Capped exponential backoff with jitter ("equal jitter": half fixed, half random) so that many
-    consumers cut off by one broker restart do not all come back at the same instant."""
-    ceiling = min(cap, base * 2 ** (attempt - 1))
-    return float(ceiling / 2 + random.uniform(0, ceiling / 2))
 
 
 class _BrokerLost(Exception):
@@ -142,12 +134,12 @@ def message_meta(method: pika.spec.Basic.Deliver) -> dict[str, Any]:
         if not isinstance(routing_key, str):
             meta["routing_key"] = None
             meta["routing_key_raw"] = jsonable(routing_key)
-            meta[QUARANTINE_META] = (INVALID_ROUTING_KEY, "the AMQP routing key is not UTF-8 text")
+            meta[QUARANTINE_META] = (Reason.INVALID_ROUTING_KEY, "the AMQP routing key is not UTF-8 text")
     except Exception as exc:
         return {
             "redelivered": None,
             "routing_key": None,
-            QUARANTINE_META: (INVALID_PROPERTIES, f"unreadable delivery fields: {type(exc).__name__}"),
+            QUARANTINE_META: (Reason.INVALID_PROPERTIES, f"unreadable delivery fields: {type(exc).__name__}"),
         }
     return meta
 

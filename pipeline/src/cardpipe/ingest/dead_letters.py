@@ -25,9 +25,8 @@ import pika.spec
 
 from cardpipe.bronze.store import BronzeStore, open_store
 from cardpipe.config import RabbitSettings, Settings
-from cardpipe.contracts.codec import DecodedEvent, decode
+from cardpipe.contracts.codec import DecodedEvent, Reason, decode
 from cardpipe.ingest.landing import (
-    DEAD_LETTERED,
     QUARANTINE_META,
     Incoming,
     LandingCounts,
@@ -117,7 +116,7 @@ def dead_letter_meta(
         "routing_key": routing_key,
         "exchange": exchange,
         "headers": headers,
-        QUARANTINE_META: (DEAD_LETTERED, detail),
+        QUARANTINE_META: (Reason.DEAD_LETTERED, detail),
     }
 
 

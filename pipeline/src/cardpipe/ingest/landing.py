@@ -22,17 +22,12 @@ import orjson
 
 from cardpipe.bronze.layout import Source, events_key, quarantine_key
 from cardpipe.bronze.store import BronzeStore
-from cardpipe.contracts.codec import DecodedEvent, Rejection, decode, format_ts
+from cardpipe.contracts.codec import DecodedEvent, Reason, Rejection, decode, format_ts
 
 PUT_THREADS = 8
 
-# Quarantine reasons of the landing path itself (the decoder's own are contracts.codec.Reason).
-# Stable strings: they are partition values and SQL filters.
-UNDECODABLE = "undecodable"
-UNSERIALIZABLE = "unserializable"  # the bronze line could not be built (e.g. metadata JSON cannot hold)
-INVALID_ROUTING_KEY = "invalid_routing_key"  # the AMQP routing key is not UTF-8 text
-INVALID_PROPERTIES = "invalid_properties"  # AMQP properties/headers could not be read
-DEAD_LETTERED = "dead_lettered"  # drained from the dead-letter queue (ingest.dead_letters)
+# Quarantine reasons, the landing path's included, are contracts.codec.Reason (one owner; dbt's
+# accepted_values on raw.quarantine.reason is compared with it by tests/contract).
 # Reserved ingest-metadata key: (reason, detail) makes build_lines quarantine the message whatever it
 # decodes to (the consumer's bad routing key, the dead-letter drain).
 QUARANTINE_META = "_quarantine"
@@ -169,7 +164,7 @@ def _fallback_line(
 ) -> tuple[str, str, bytes]:
     """The quarantine line of a message whose normal line could not be built: (reason, key, line)."""
     source, ingested_text, ingested_at, name = names
-    reason = UNSERIALIZABLE if decoded is not None else UNDECODABLE
+    reason = str(Reason.UNSERIALIZABLE if decoded is not None else Reason.UNDECODABLE)
     if isinstance(forced, tuple | list) and forced:
         reason = str(jsonable(forced[0]))
     detail = f"{type(exc).__name__}: {exc}"[:1000]

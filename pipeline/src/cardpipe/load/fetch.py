@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from cardpipe.bronze.store import BronzeStore, LocalStore, S3Store
-from cardpipe.load.plan import Digests, Listed
+from cardpipe.bronze.store import BronzeStore, LocalStore, StoredObject
+from cardpipe.load.plan import Digests
 
 FETCH_THREADS = 8
 _CHUNK = 1 << 20
@@ -55,27 +55,9 @@ def digest_file(path: Path) -> Digests:
     return Digests(sha256.hexdigest(), md5.hexdigest())
 
 
-def list_objects(store: BronzeStore, prefixes: Iterable[str]) -> list[Listed]:
+def list_objects(store: BronzeStore, prefixes: Iterable[str]) -> list[StoredObject]:
     """Every object under the prefixes with its size and fingerprint, in key order per prefix."""
-    out: list[Listed] = []
-    for prefix in prefixes:
-        if isinstance(store, LocalStore):
-            for key in store.list(prefix):
-                st = (store.root / key).stat()
-                fingerprint = f"size={st.st_size};mtime_ns={st.st_mtime_ns};ino={st.st_ino}"
-                out.append(Listed(key, st.st_size, fingerprint))
-        elif isinstance(store, S3Store):
-            paginator = store.client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
-            for page in paginator.paginate(Bucket=store.bucket, Prefix=store.prefix + prefix):
-                for item in page.get("Contents", []):
-                    etag = str(item.get("ETag", "")).strip('"')
-                    size = int(item.get("Size", 0))
-                    key = str(item["Key"])[len(store.prefix) :]
-                    out.append(Listed(key, size, f"size={size};etag={etag}", etag or None))
-        else:
-            # A store without metadata: an empty fingerprint makes every audited object be re-read.
-            out.extend(Listed(key, 0, "") for key in store.list(prefix))
-    return out
+    return [obj for prefix in prefixes for obj in store.list_objects(prefix)]
 
 
 def content_digests(store: BronzeStore, keys: Sequence[str]) -> dict[str, Digests]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cardpipe.bronze.layout import EVENTS_PREFIX, QUARANTINE_PREFIX, SUFFIX
+from cardpipe.bronze.store import StoredObject
 from cardpipe.contracts import names
 
 Kind = Literal["events", "quarantine", "journal_counts"]
@@ -33,22 +34,6 @@ def kind_of(key: str) -> Kind | None:
         if key.startswith(prefix):
             return kind
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """One bronze object as its store lists it, before anything is read.
-
-    `fingerprint` is cheap to get and changes whenever the object is rewritten (S3: size + ETag; local:
-    size + mtime_ns + inode); it decides whether an audited object must be read again, never whether its
-    content changed (an SSE-KMS ETag is not an MD5 and changes on every upload of the same bytes).
-    `etag` is the bare S3 ETag (None locally), only used to adopt audit rows written before fingerprints.
-    """
-
-    key: str
-    size: int
-    fingerprint: str
-    etag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +115,7 @@ class LoadPlan:
         return sorted(self.new + self.recheck, key=lambda f: (KINDS.index(f.kind), f.key))
 
 
-def plan_load(listing: Iterable[Listed], audit: Mapping[str, AuditEntry]) -> LoadPlan:
+def plan_load(listing: Iterable[StoredObject], audit: Mapping[str, AuditEntry]) -> LoadPlan:
     """Compare the listing with the audit: what to read, what to skip, what to adopt.
 
     Every kind follows the same rule (journal_counts files too): an audited object is read again only when

@@ -9,7 +9,6 @@ retried, so a wrong POSTGRES_DSN still fails fast with a clear message.
 from __future__ import annotations
 
 import io
-import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from cardpipe.contracts.codec import format_ts
 from cardpipe.errors import ServiceUnavailable
 from cardpipe.ingest.backfill.window import Chunk, Window
 from cardpipe.logs import get_logger
+from cardpipe.retry import backoff
 from cardpipe.sources.journal import connect, events_table
 
 RETRY_SECONDS = 60.0  # total sleep budget per query
@@ -71,7 +71,7 @@ def with_journal[T](
         except Exception as exc:
             if not _transient(exc) or (not connected and not retry_connect):
                 raise
-            delay = min(RETRY_CAP, RETRY_FIRST * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            delay = backoff(attempt, RETRY_FIRST, RETRY_CAP)
             if slept + delay > budget:
                 log.error("backfill.pg_retry_exhausted", what=what, attempts=attempt, slept=round(slept, 1))
                 raise

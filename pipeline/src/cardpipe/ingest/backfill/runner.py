@@ -33,10 +33,9 @@ from cardpipe.ingest.backfill import journal_sql
 from cardpipe.ingest.backfill.checkpoint import Checkpoint, window_checkpoint
 from cardpipe.ingest.backfill.window import Chunk, Window
 from cardpipe.ingest.backfill_copy import iter_seq_body
-from cardpipe.ingest.landing import PreparedBatch, build_objects
+from cardpipe.ingest.landing import PreparedBatch, build_objects, write_objects
 from cardpipe.logs import configure_logging, get_logger
 
-PUT_THREADS = 8
 CONTROL_KIND = "journal_counts"
 
 log = get_logger("cardpipe.backfill")
@@ -185,20 +184,6 @@ def plan_backfill(
 # --------------------------------------------------------------------------- chunks
 
 
-def _put_all(store: BronzeStore, objects: dict[str, bytes]) -> None:
-    """Write every object, several at a time: fsync and S3 round trips wait on I/O, not the CPU.
-
-    Returns only when all are durable; raises the first failure (the checkpoint then stays put).
-    """
-    if len(objects) <= 1:
-        for key, data in objects.items():
-            store.put(key, data)
-        return
-    with ThreadPoolExecutor(max_workers=min(PUT_THREADS, len(objects))) as pool:
-        for future in [pool.submit(store.put, key, data) for key, data in objects.items()]:
-            future.result()
-
-
 def prepare_chunk(settings: Settings, chunk: Chunk) -> PreparedBatch:
     """COPY the chunk's rows out of the journal and build its objects (nothing written yet)."""
     data = journal_sql.copy_rows(settings, chunk)
@@ -212,8 +197,8 @@ def prepare_chunk(settings: Settings, chunk: Chunk) -> PreparedBatch:
 
 
 def write_chunk(store: BronzeStore, chunk: Chunk, prepared: PreparedBatch) -> ChunkResult:
-    """Write a prepared chunk durably and report it."""
-    _put_all(store, prepared.objects)
+    """Write a prepared chunk durably and report it (a failed put raises: the checkpoint then stays put)."""
+    write_objects(store, prepared)
     counts = prepared.counts
     result = ChunkResult(
         chunk_no=chunk.chunk_no,
