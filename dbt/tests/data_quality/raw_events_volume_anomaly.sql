@@ -1,39 +1,38 @@
-{#- Volume anomaly: the newest load day's raw event count must be within VOLUME_ANOMALY_PCT percent of the
-    average of the VOLUME_ANOMALY_LOOKBACK_DAYS days before it (days by loaded_at, UTC). With no history
-    yet there is nothing to compare against, so it passes. -#}
+{#- Volume anomaly: the raw event count of the 24 hours up to the newest load must be within VOLUME_ANOMALY_PCT
+    percent of the average of the VOLUME_ANOMALY_LOOKBACK_DAYS 24-hour windows before it. Windows are rolling,
+    anchored at the newest loaded_at, not calendar days: a calendar "today" is partial for most of the day, so
+    a run soon after UTC midnight would compare an hour of events with whole days and fail for the clock.
+    With no history yet there is nothing to compare against, so it passes. -#}
 {{ config(tags=['data_quality']) }}
 
 {%- set pct = env_var('VOLUME_ANOMALY_PCT', '50') | float %}
 {%- set lookback = env_var('VOLUME_ANOMALY_LOOKBACK_DAYS', '7') | int %}
 
-with daily as (
+with anchor as (
+    select max(loaded_at) as newest_load from {{ source('raw', 'events') }}
+),
+
+windows as (
     select
-        {{ utc_date('loaded_at') }} as load_day,
+        floor({{ dbt.datediff('events.loaded_at', 'anchor.newest_load', 'second') }} / 86400) as days_back,
         count(*) as events
-    from {{ source('raw', 'events') }}
+    from {{ source('raw', 'events') }} as events
+    cross join anchor
     group by 1
 ),
 
-latest as (
-    select max(load_day) as load_day from daily
-),
-
 history as (
-    select avg(cast(daily.events as double)) as average_events
-    from daily
-    cross join latest
-    where
-        daily.load_day < latest.load_day
-        and daily.load_day >= {{ dbt.dateadd('day', -lookback, 'latest.load_day') }}
+    select avg(cast(events as double)) as average_events
+    from windows
+    where days_back between 1 and {{ lookback }}
 )
 
 select
-    daily.load_day,
-    daily.events,
+    windows.events as latest_24h_events,
     history.average_events
-from daily
-inner join latest on daily.load_day = latest.load_day
+from windows
 cross join history
 where
-    history.average_events > 0
-    and abs(daily.events - history.average_events) > history.average_events * {{ pct }} / 100
+    windows.days_back = 0
+    and history.average_events > 0
+    and abs(windows.events - history.average_events) > history.average_events * {{ pct }} / 100
