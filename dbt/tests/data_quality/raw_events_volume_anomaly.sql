@@ -14,7 +14,7 @@ with anchor as (
 
 windows as (
     select
-        floor({{ dbt.datediff('events.loaded_at', 'anchor.newest_load', 'second') }} / 86400) as days_back,
+        floor({{ dbt.datediff('events.loaded_at', 'anchor.newest_load', 'second') }} / 86400) as days_back,  -- noqa: LT05
         count(*) as events
     from {{ source('raw', 'events') }} as events
     cross join anchor
