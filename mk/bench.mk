@@ -6,7 +6,8 @@ bench-ingest: .venv/.synced ## Ingestion benchmarks: consume vs bare pika, backf
 	$(PY) bench/bench_consume.py
 	$(PY) bench/bench_backfill.py
 
-bench-load: .venv/.synced dbt-setup ## Load vs DuckDB read_ndjson, dbt incremental vs full refresh, demo wall time
+bench-load: .venv/.synced dbt-setup ## Load vs DuckDB read_ndjson, dbt incremental vs full refresh at 1M and 10M, demo wall time
 	bash scripts/ensure-services.sh
 	$(PY) bench/bench_load.py
+	$(PY) bench/bench_dbt_cost.py --scales $(or $(BENCH_SCALES),1000000 10000000)
 	$(PY) bench/bench_demo_dbt.py --events $(or $(BENCH_EVENTS),1000000)
