@@ -36,9 +36,9 @@ $(UV):
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	# `npm install` with the committed lock: npm 11's `npm ci` rejects a lock without every platform's
-	# optional buf binary, which npm itself does not record (npm/cli optional-dependency issue).
-	npm install --no-fund --no-audit --loglevel=error
+	# `npm ci`: exactly the committed lock, never rewritten. The lock records every platform's optional buf
+	# binary (npm only installs the one for this machine); tests/contract checks setup leaves it unchanged.
+	npm ci --no-fund --no-audit --loglevel=error
 	@touch $@
 
 setup: .venv/.synced node_modules/.installed dbt-setup infra-setup airflow-setup ## Install every environment (uv venvs, node tools)
