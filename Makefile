@@ -21,7 +21,7 @@ CARDPIPE := .venv/bin/cardpipe
 EVENTS ?= 100000
 ENV ?= dev
 
-.PHONY: help setup proto lint test test-pipeline bench bench-ingest bench-load demo clean
+.PHONY: help doctor setup proto lint test test-pipeline bench bench-ingest bench-load demo clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ node_modules/.installed: package.json package-lock.json
 	# binary (npm only installs the one for this machine); tests/contract checks setup leaves it unchanged.
 	npm ci --no-fund --no-audit --loglevel=error
 	@touch $@
+
+doctor: ## Check every prerequisite (Python 3.12, node, RabbitMQ, PostgreSQL, ports, disk) and print the fix for each
+	@python3 scripts/doctor.py
 
 setup: .venv/.synced node_modules/.installed dbt-setup infra-setup airflow-setup ## Install every environment (uv venvs, node tools)
 
