@@ -3,8 +3,8 @@
 #   journal (PostgreSQL) --backfill--> bronze <--consume-- RabbitMQ <--publish-- live events
 #   bronze --load--> DuckDB RAW --dbt build--> staging + marts --> summary
 # EVENTS is the total number of generated events: LIVE_SHARE of them are published live, the rest are
-# history in the journal. Re-running is safe: the same seed regenerates the same events, live redeliveries
-# are deduplicated downstream and the marts come out the same.
+# history in the journal. Every run starts from nothing (`cardpipe reset-local`: local bronze, DuckDB and the
+# queues), so its marts hold exactly its own events, whatever ran before.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,32 +23,38 @@ mkdir -p "$CARDPIPE_DATA_DIR"
 
 cardpipe=.venv/bin/cardpipe
 dbt="$(pwd)/dbt/.venv/bin/dbt"
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+n_step=0
+step() { n_step=$((n_step + 1)); printf '\n\033[1m==> %d. %s\033[0m\n' "$n_step" "$*"; }
 start=$SECONDS
 
-step "1/6 seed the journal with $HISTORY historical events (seed $SEED)"
+step "start from nothing: local bronze, DuckDB warehouse and queues of earlier runs removed"
+# A run's marts hold exactly its own events: another EVENTS or SEED, or earlier cardpipe commands, would
+# otherwise leave bronze files and RAW rows of other generations (reconciliation fails, cycle times mix).
+$cardpipe reset-local --yes
+
+step "seed the journal with $HISTORY historical events (seed $SEED)"
 $cardpipe seed-journal --events "$HISTORY" --seed "$SEED" --reset
 
-step "2/6 publish $LIVE live events to RabbitMQ while the consumer lands them in bronze"
+step "publish $LIVE live events to RabbitMQ while the consumer lands them in bronze"
 # A generous idle period: the consumer starts before the publisher and must not exit before it begins.
 $cardpipe consume --until-idle --idle-seconds 20 &
 consumer=$!
 trap 'kill $consumer 2>/dev/null || true' EXIT
 $cardpipe publish --events "$LIVE" --seed "$SEED"
 
-step "3/6 backfill the journal into bronze"
+step "backfill the journal into bronze"
 $cardpipe backfill
 
 wait $consumer
 trap - EXIT
 
-step "4/6 load new bronze files into DuckDB RAW"
+step "load new bronze files into DuckDB RAW"
 $cardpipe load
 
-step "5/6 dbt build (staging + marts + tests) on DuckDB"
+step "dbt build (staging + marts + tests) on DuckDB"
 (cd dbt && "$dbt" build --target local --profiles-dir . --project-dir .)
 
-step "6/6 summary"
+step "summary"
 $cardpipe summary --published "$LIVE"
 echo
 echo "demo finished in $((SECONDS - start)) s (EVENTS=$EVENTS)"

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "load": "cardpipe.commands.load:command",
     "replay": "cardpipe.commands.replay:command",
     "summary": "cardpipe.commands.summary:command",
+    "reset-local": "cardpipe.commands.reset_local:command",
 }
 
 
