@@ -215,3 +215,26 @@ def test_the_cli_never_prints_the_postgres_password(dsn: str, tmp_path: Path) ->
     assert "PostgreSQL is not reachable at" in proc.stderr and "POSTGRES_DSN" in proc.stderr
     assert SECRET not in proc.stdout + proc.stderr
     assert "***" in proc.stderr
+
+
+def test_a_broker_that_is_down_is_one_line_with_the_fix(tmp_path: Path) -> None:
+    """A newcomer without RabbitMQ sees cardpipe's one message, not pika's tracebacks of every attempt."""
+    env = os.environ | {
+        "RABBITMQ_URL": f"amqp://guest:{SECRET}@127.0.0.1:{_refusing_port()}/%2F",
+        "CARDPIPE_DATA_DIR": str(tmp_path),
+        "CARDPIPE_LOG_FORMAT": "json",
+    }
+    cardpipe = Path(sys.executable).with_name("cardpipe")
+    proc = subprocess.run(
+        [cardpipe, "publish", "--events", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "RabbitMQ is not reachable" in lines[0] and "rabbitmq-server -detached" in lines[0]
+    assert "Traceback" not in proc.stderr and SECRET not in proc.stderr

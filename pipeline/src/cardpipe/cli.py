@@ -47,7 +47,7 @@ def cli() -> None:
     """Sports Card Analytics Platform: land events in bronze and load them into the warehouse."""
     settings = get_settings()
     register_settings(settings)  # the configured passwords and keys are hidden in every message
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, pika_level=settings.pika_log_level)
 
 
 def _fail(message: str, status: int) -> None:

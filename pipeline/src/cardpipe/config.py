@@ -110,6 +110,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".data")
     log_format: Literal["auto", "json", "console"] = "auto"
+    # pika's own loggers (each failed connection attempt at ERROR, with a traceback): cardpipe reports them.
+    pika_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "CRITICAL"
     rabbitmq: RabbitSettings = Field(default_factory=RabbitSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     bronze: BronzeSettings = Field(default_factory=BronzeSettings)

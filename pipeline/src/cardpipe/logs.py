@@ -50,7 +50,7 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(fmt: str = "auto", level: int = logging.INFO) -> None:
+def configure_logging(fmt: str = "auto", level: int = logging.INFO, *, pika_level: str = "CRITICAL") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     structlog.configure(
@@ -67,6 +67,10 @@ def configure_logging(fmt: str = "auto", level: int = logging.INFO) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # pika logs every failed connection attempt at ERROR, with a traceback, from inside its connection
+    # workflow; cardpipe reports the same failure once, with what to do (errors.ServiceUnavailable, the
+    # consumer's reconnect log). Its messages stay available with CARDPIPE_PIKA_LOG_LEVEL=DEBUG.
+    logging.getLogger("pika").setLevel(pika_level.upper())
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
