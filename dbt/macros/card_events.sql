@@ -22,3 +22,103 @@ select
     {{ json_text('payload', 'list_price.currency_code') }} as list_price_currency
 from events
 {%- endmacro %}
+
+
+{#- The column that orders staged rows by the RAW file they came from (R12's load_seq). Every incremental
+    card/ops mart keeps max(...) of it as its watermark: rows of files loaded since its last run. -#}
+{% macro delta_seq() -%}
+    loaded_at
+{%- endmacro %}
+
+{#- A value below every delta_seq (the watermark of an empty table). -#}
+{% macro delta_seq_floor() -%}
+    cast('1900-01-01 00:00:00+00' as timestamptz)
+{%- endmacro %}
+
+
+{#- R7: the SCD2 versions of the catalog (one row per version, before valid ranges are chained).
+    Events of one SKU at the same occurred_at collapse into one instant: applied in tie order card_created
+    before card_updated, then event_id, the LAST defines the state at that instant (so no zero-width version
+    and no choice left to the engine). An instant whose attributes equal the previous instant's is not a
+    version. Emits CTEs (no leading `with`) ending in `card_versions`, to splice into a model's WITH list.
+    `skus`: optional SQL selecting the SKUs to derive (an incremental run's touched SKUs); the filter sits on
+    the event scans, so only those SKUs' events are read. -#}
+{% macro card_version_ctes(skus=none) -%}
+    {%- set card_models = [('stg_events__card_created', 0), ('stg_events__card_updated', 1)] %}
+    card_events as (
+        {%- for card_model, tie_order in card_models %}
+            select
+                e.event_id,
+                e.occurred_at,
+                e.{{ delta_seq() }} as delta_seq,
+                {{ tie_order }} as tie_order,
+                e.sku,
+                e.player_name,
+                e.team,
+                e.sport,
+                e.set_name,
+                e.set_year,
+                e.parallel,
+                e.print_run,
+                e.is_rookie,
+                e.list_price,
+                e.list_price_currency
+            from {{ ref(card_model) }} as e
+            {%- if skus is not none %}
+                where e.sku in ({{ skus }})
+            {%- endif %}
+            {%- if not loop.last %}
+                union all
+            {%- endif %}
+        {%- endfor %}
+    ),
+
+    instants as (
+        select
+            *,
+            row_number() over (
+                partition by sku, occurred_at order by tie_order desc, event_id desc
+            ) as instant_rank,
+            max(delta_seq) over (partition by sku) as sku_delta_seq
+        from card_events
+    ),
+
+    hashed as (
+        select
+            *,
+            {{ hash_key([
+                'player_name', 'team', 'sport', 'set_name', 'set_year', 'parallel', 'print_run', 'is_rookie',
+                'list_price', 'list_price_currency'
+            ]) }} as attributes_hash
+        from instants
+        where instant_rank = 1
+    ),
+
+    compared as (
+        select
+            *,
+            lag(attributes_hash) over (partition by sku order by occurred_at) as previous_hash
+        from hashed
+    ),
+
+    card_versions as (
+        select
+            event_id,
+            sku,
+            player_name,
+            team,
+            sport,
+            set_name,
+            set_year,
+            parallel,
+            print_run,
+            is_rookie,
+            list_price,
+            list_price_currency,
+            attributes_hash,
+            occurred_at,
+            sku_delta_seq
+        from compared
+        where previous_hash is null or previous_hash <> attributes_hash
+    )
+{%- endmacro %}

@@ -64,27 +64,20 @@
     dayofweekiso({{ column }})
 {%- endmacro %}
 
-{#- One row per day from start to end inclusive, column date_day. -#}
-{% macro date_spine(start_date, end_date) -%}
-    {{ return(adapter.dispatch('date_spine', 'sportscards')(start_date, end_date)) }}
+{#- The integers 0 .. count - 1, column day_number (count a constant: Snowflake's generator needs one).
+    dim_date offsets its first day by them and keeps those up to its last day. -#}
+{% macro day_numbers(count) -%}
+    {{ return(adapter.dispatch('day_numbers', 'sportscards')(count)) }}
 {%- endmacro %}
 
-{% macro default__date_spine(start_date, end_date) -%}
-    select cast(d as date) as date_day
-    from generate_series(cast('{{ start_date }}' as date), cast('{{ end_date }}' as date), interval 1 day) as s (d)
+{% macro default__day_numbers(count) -%}
+    select cast(n.generate_series as integer) as day_number from generate_series(0, {{ count | int }} - 1) as n
 {%- endmacro %}
 
-{% macro duckdb__date_spine(start_date, end_date) -%}
-    select cast(d.generate_series as date) as date_day
-    from generate_series(cast('{{ start_date }}' as date), cast('{{ end_date }}' as date), interval 1 day) as d
-{%- endmacro %}
-
-{% macro snowflake__date_spine(start_date, end_date) -%}
-    {#- generator() needs a constant row count, and seq4() may have gaps: number rows with row_number(). -#}
-    {%- set start = modules.datetime.date.fromisoformat(start_date) -%}
-    {%- set days = (modules.datetime.date.fromisoformat(end_date) - start).days + 1 -%}
-    select dateadd(day, row_number() over (order by seq4()) - 1, to_date('{{ start_date }}')) as date_day
-    from table(generator(rowcount => {{ days }}))
+{% macro snowflake__day_numbers(count) -%}
+    {#- seq4() may have gaps: number the rows with row_number(). -#}
+    select row_number() over (order by seq4()) - 1 as day_number
+    from table(generator(rowcount => {{ count | int }}))
 {%- endmacro %}
 
 {#- First capture group of a regular expression, null when it does not match. -#}

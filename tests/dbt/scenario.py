@@ -108,10 +108,11 @@ FCT_ORDERS_PHASE_TWO = {
 }
 
 # (sku, valid_from) -> (team, list_price, valid_to, is_current)
+# A SKU's first version is backdated to var scd2_beginning_of_time (R7).
 DIM_CARD = {
-    ("A", ts("2026-03-01T00:00:00")): ("Angels", D("12.50"), ts("2026-03-02T12:00:00"), False),
+    ("A", ts("1900-01-01T00:00:00")): ("Angels", D("12.50"), ts("2026-03-02T12:00:00"), False),
     ("A", ts("2026-03-02T12:00:00")): ("Yankees", D("12.50"), None, True),
-    ("B", ts("2026-03-01T00:00:00")): ("Lakers", D("0.123456789"), ts("2026-03-03T00:00:00"), False),
+    ("B", ts("1900-01-01T00:00:00")): ("Lakers", D("0.123456789"), ts("2026-03-03T00:00:00"), False),
     ("B", ts("2026-03-03T00:00:00")): ("Lakers", D("1.00"), None, True),
 }
 

@@ -65,4 +65,4 @@ sportscards:
     assert "lateral flatten(input => orders.payload:lines)" in lines
     assert "line.value:unit_price::varchar" in lines
     assert "convert_timezone('UTC'" in (compiled / "marts/fct_orders.sql").read_text()
-    assert "generator(rowcount => 4018)" in (compiled / "marts/dim_date.sql").read_text()
+    assert "generator(rowcount => 73050)" in (compiled / "marts/dim_date.sql").read_text()

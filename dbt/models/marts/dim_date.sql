@@ -1,6 +1,44 @@
--- Calendar days (UTC) from var date_spine_start to var date_spine_end.
-with spine as (
-    {{ date_spine(var('date_spine_start'), var('date_spine_end')) }}
+-- Calendar days (UTC, R11): from var date_spine_start, or the first day a fact uses if earlier, to var
+-- date_spine_end, or the last day a fact uses if later. The days come from staging (order placements and
+-- batch events), not from the facts themselves, so fct_orders' relationships test on order_date checks the
+-- spine against an independent derivation. Provably cheap: a few thousand rows plus min/max per event type
+-- (metadata on Snowflake). A range longer than var date_spine_max_days is cut there, and that gap fails the
+-- relationships test instead of passing silently.
+with fact_days as (
+    select
+        min({{ utc_date('o.occurred_at') }}) as first_day,
+        max({{ utc_date('o.occurred_at') }}) as last_day
+    from {{ ref('stg_events__order_placed') }} as o
+    union all
+    select
+        min({{ utc_date('s.occurred_at') }}) as first_day,
+        max({{ utc_date('s.occurred_at') }}) as last_day
+    from {{ ref('stg_events__batch_started') }} as s
+    union all
+    select
+        min({{ utc_date('c.occurred_at') }}) as first_day,
+        max({{ utc_date('c.occurred_at') }}) as last_day
+    from {{ ref('stg_events__batch_completed') }} as c
+),
+
+bounds as (
+    select
+        least(
+            cast('{{ var("date_spine_start") }}' as date),
+            coalesce(min(first_day), cast('{{ var("date_spine_start") }}' as date))
+        ) as first_day,
+        greatest(
+            cast('{{ var("date_spine_end") }}' as date),
+            coalesce(max(last_day), cast('{{ var("date_spine_end") }}' as date))
+        ) as last_day
+    from fact_days
+),
+
+spine as (
+    select cast({{ dbt.dateadd('day', 'n.day_number', 'b.first_day') }} as date) as date_day
+    from bounds as b
+    cross join ({{ day_numbers(var('date_spine_max_days')) }}) as n
+    where n.day_number <= {{ dbt.datediff('b.first_day', 'b.last_day', 'day') }}
 )
 
 select
