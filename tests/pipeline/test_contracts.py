@@ -194,3 +194,43 @@ def test_negative_quantity_is_an_invalid_value() -> None:
     assert isinstance(result, Rejection)
     assert result.reason is Reason.INVALID_VALUE
     assert result.detail == "lines[0].quantity must be positive, got -3"
+
+
+@pytest.mark.parametrize(
+    ("numbers", "reason", "detail"),
+    [
+        ([2, 0], Reason.MISSING_REQUIRED_FIELD, "lines[1].line_number is not set"),
+        ([0, 0], Reason.MISSING_REQUIRED_FIELD, "lines[0].line_number is not set"),
+        ([1, 3, 1], Reason.INVALID_VALUE, "lines[2].line_number 1 repeats an earlier line"),
+    ],
+)
+def test_orders_with_missing_or_repeated_line_numbers_are_quarantined(
+    numbers: list[int], reason: Reason, detail: str
+) -> None:
+    """[2, 0] used to become lines 2 and 2 (`or index + 1`): one order_line_key twice, revenue counted twice
+    and every later MERGE refused."""
+    placed = orders_pb2.OrderPlaced(order_id="O", customer_id="C", channel=orders_pb2.SALES_CHANNEL_WEB,
+                                    currency_code="USD")  # fmt: skip
+    for number in numbers:
+        placed.lines.add(
+            line_number=number, sku="A", quantity=1, unit_price=decimal_to_money(Decimal("1"), "USD")
+        )
+    result = decode(
+        encode_event(event_id=str(uuid.uuid4()), event_type="order_placed", occurred_at=AT, payload=placed)
+    )
+    assert isinstance(result, Rejection)
+    assert (result.reason, result.detail) == (reason, detail)
+
+
+def test_line_numbers_need_not_be_contiguous_or_sorted() -> None:
+    placed = orders_pb2.OrderPlaced(order_id="O", customer_id="C", channel=orders_pb2.SALES_CHANNEL_WEB,
+                                    currency_code="USD")  # fmt: skip
+    for number in (3, 1):
+        placed.lines.add(
+            line_number=number, sku="A", quantity=1, unit_price=decimal_to_money(Decimal("1"), "USD")
+        )
+    result = decode(
+        encode_event(event_id=str(uuid.uuid4()), event_type="order_placed", occurred_at=AT, payload=placed)
+    )
+    assert isinstance(result, DecodedEvent)
+    assert [line["line_number"] for line in result.payload["lines"]] == [3, 1]

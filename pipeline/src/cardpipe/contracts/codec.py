@@ -286,8 +286,17 @@ def _order_placed(msg: orders_pb2.OrderPlaced) -> dict[str, Any]:
     if not msg.lines:
         raise InvalidEvent(Reason.MISSING_REQUIRED_FIELD, "order has no lines")
     lines = []
+    seen_numbers: set[int] = set()
     for index, line in enumerate(msg.lines):
         field = f"lines[{index}]"
+        # The line number is the line's identity in the marts (order_id, line_number): a missing or repeated
+        # one would merge two lines into one key or count one twice, so the whole order is quarantined.
+        number = line.line_number
+        if number == 0:
+            raise InvalidEvent(Reason.MISSING_REQUIRED_FIELD, f"{field}.line_number is not set")
+        if number in seen_numbers:
+            raise InvalidEvent(Reason.INVALID_VALUE, f"{field}.line_number {number} repeats an earlier line")
+        seen_numbers.add(number)
         if line.quantity <= 0:
             raise InvalidEvent(
                 Reason.INVALID_VALUE, f"{field}.quantity must be positive, got {line.quantity}"
@@ -301,7 +310,7 @@ def _order_placed(msg: orders_pb2.OrderPlaced) -> dict[str, Any]:
             )
         lines.append(
             {
-                "line_number": line.line_number or index + 1,
+                "line_number": number,
                 "sku": _require(line.sku, f"{field}.sku"),
                 "quantity": line.quantity,
                 "unit_price": price["amount"],
