@@ -88,6 +88,8 @@ def format_ts(value: datetime) -> str:
 
     Same text as strftime("%Y-%m-%dT%H:%M:%S.%fZ") (the fields as given), via isoformat: ~2x faster.
     """
+    if value.tzinfo is UTC:  # every decoded timestamp: drop "+00:00" rather than build a naive copy
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
     if value.tzinfo is not None:
         value = value.replace(tzinfo=None)
     return value.isoformat(timespec="microseconds") + "Z"
@@ -98,7 +100,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def timestamp_to_datetime(ts: Timestamp) -> datetime:
     """Raises ValueError/OverflowError for a Timestamp outside datetime's range (years 1..9999)."""
-    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
+    return _EPOCH + timedelta(0, ts.seconds, ts.nanos // 1000)
 
 
 # --------------------------------------------------------------------------- encoding
@@ -159,13 +161,14 @@ def _canonical_event_id(raw: str) -> str:
 
 
 def _occurred_at(ts: Timestamp) -> datetime:
+    seconds, nanos = ts.seconds, ts.nanos  # each protobuf field read builds a Python object: read once
     try:
-        if not 0 <= ts.nanos <= 999_999_999:
+        if not 0 <= nanos <= 999_999_999:
             raise ValueError("nanos out of range")
-        return timestamp_to_datetime(ts)
+        return _EPOCH + timedelta(0, seconds, nanos // 1000)  # timestamp_to_datetime, fields read once
     except (ValueError, OverflowError):
         raise InvalidEvent(
-            Reason.INVALID_VALUE, f"occurred_at {ts.seconds}s {ts.nanos}ns is not a valid timestamp"
+            Reason.INVALID_VALUE, f"occurred_at {seconds}s {nanos}ns is not a valid timestamp"
         ) from None
 
 
@@ -238,12 +241,13 @@ def _enum_name(value: int, enum_type: Any, prefix: str, field: str) -> str:
 def _money(money: Money, field: str, *, has: bool) -> dict[str, str]:
     if not has:
         raise InvalidEvent(Reason.MISSING_REQUIRED_FIELD, f"{field} is not set")
-    problem = money_problem(money.units, money.nanos, money.currency_code)
+    units, nanos, currency_code = money.units, money.nanos, money.currency_code  # read each field once
+    problem = money_problem(units, nanos, currency_code)
     if problem:
         raise InvalidEvent(Reason.INVALID_VALUE, f"{field}: {problem}")
-    if money.units < 0 or money.nanos < 0:
+    if units < 0 or nanos < 0:
         raise InvalidEvent(Reason.INVALID_VALUE, f"{field} is negative")
-    return {"amount": money_to_str(money.units, money.nanos), "currency_code": money.currency_code}
+    return {"amount": money_to_str(units, nanos), "currency_code": currency_code}
 
 
 def _non_negative(value: int, field: str) -> int:

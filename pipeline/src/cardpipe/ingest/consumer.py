@@ -14,10 +14,12 @@ consumer drops what it holds (delivered on the dead channel, so the broker redel
 a tag of an old channel is never acked on a new one), reconnects with capped exponential backoff and
 jitter, declares the topology and subscribes again. Only the very first connection fails fast.
 
-With `workers=N` (the CLI default is 1) the decode + gzip + write of a batch runs in a worker process while
-this process keeps receiving the next batch, so they overlap on several cores; acks still go out strictly
-in batch order, each only after its batch's write returned (a finished worker wakes the connection with
-pika's `add_callback_threadsafe`). `workers=0` lands inline in this process.
+With `workers=N` (the CLI default is 1) the decode + gzip of a batch runs in a worker process while this
+process keeps receiving the next batch, so they overlap on several cores; the durable write of the built
+objects then runs in a writer thread of this process (it waits on fsync or S3, not on the CPU), so the
+worker is already building the next batch meanwhile. Acks still go out strictly in batch order, each only
+after its batch's write returned (a finished write wakes the connection with pika's
+`add_callback_threadsafe`). `workers=0` builds and writes inline in this process.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
@@ -48,6 +50,7 @@ from cardpipe.errors import ServiceUnavailable
 from cardpipe.ingest.landing import (
     QUARANTINE_META,
     LandingCounts,
+    PreparedBatch,
     build_objects,
     jsonable,
     live_names,
@@ -146,27 +149,29 @@ def message_meta(method: pika.spec.Basic.Deliver) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- landing (inline or worker)
 
-_worker_store: BronzeStore | None = None
+# Batches being written at once (the writer threads of `_Lander`): one batch's fsyncs or S3 round trips
+# overlap the next one's, each batch's own objects are put in parallel by landing.write_objects.
+WRITER_THREADS = 2
 
 
-def _worker_init(settings: BronzeSettings) -> None:
+def _worker_init() -> None:
     """Worker process: ignore SIGINT/SIGTERM sent to the whole group (the parent decides when to stop and
-    lets running batches finish) and open the store once."""
-    global _worker_store  # noqa: PLW0603 - one store per worker process
+    lets running batches finish)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _worker_store = open_store(settings)
 
 
-def _land_batch(store: BronzeStore | None, batch: _Batch, ingested_at: datetime, name: str) -> LandingCounts:
-    """Land one live batch; the store is the worker's own when called in a worker process."""
-    target = store if store is not None else _worker_store
-    assert target is not None, "worker store not initialised"
+def _build_batch(batch: _Batch, ingested_at: datetime, name: str) -> PreparedBatch:
+    """Decode, validate and compress one live batch (pure: runs in a worker process or inline)."""
     messages = zip(batch.bodies, batch.metas, strict=True)
-    prepared = build_objects(messages, source="live", ingested_at=ingested_at, name=name)
+    return build_objects(messages, source="live", ingested_at=ingested_at, name=name)
+
+
+def _write_batch(store: BronzeStore, prepared: PreparedBatch) -> LandingCounts:
+    """Write a built batch durably, retrying with backoff; raises when it still fails (nothing is acked)."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            write_objects(target, prepared)  # rewriting an object already written is an idempotent overwrite
+            write_objects(store, prepared)  # rewriting an object already written is an idempotent overwrite
         except Exception as exc:
             if attempt == WRITE_ATTEMPTS:
                 raise  # nothing of this batch is acked: the broker redelivers it
@@ -189,37 +194,58 @@ def _warm_up() -> int:
 
 
 class _Lander:
-    """Runs `_land_batch` inline or in worker processes and hands back futures."""
+    """Builds batches inline or in worker processes, writes them, and hands back one future per batch that
+    completes once the batch is durable."""
 
     def __init__(self, bronze: BronzeSettings, store: BronzeStore | None, workers: int) -> None:
         self._pool: ProcessPoolExecutor | None = None
-        self._store = store
-        if store is None and workers <= 0:
-            self._store = open_store(bronze)
-        if self._store is None:
+        self._writer: ThreadPoolExecutor | None = None
+        self._store = store if store is not None else open_store(bronze)
+        if store is None and workers > 0:
             # forkserver, not fork: the pool and pika run threads, and forking a threaded process can
             # deadlock the child. Workers start once here (warm-up), before the broker connection.
             self._pool = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=get_context("forkserver"),
-                initializer=_worker_init,
-                initargs=(bronze,),
+                max_workers=workers, mp_context=get_context("forkserver"), initializer=_worker_init
             )
             self._pool.submit(_warm_up).result()
+            self._writer = ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="consume-write")
 
     def submit(self, batch: _Batch, ingested_at: datetime, name: str) -> Future[LandingCounts]:
-        if self._pool is not None:
-            return self._pool.submit(_land_batch, None, batch, ingested_at, name)
         future: Future[LandingCounts] = Future()
-        try:
-            future.set_result(_land_batch(self._store, batch, ingested_at, name))
-        except Exception as exc:
-            future.set_exception(exc)
+        if self._pool is None:
+            try:
+                future.set_result(_write_batch(self._store, _build_batch(batch, ingested_at, name)))
+            except Exception as exc:
+                future.set_exception(exc)
+            return future
+        built = self._pool.submit(_build_batch, batch, ingested_at, name)
+        built.add_done_callback(lambda done: self._write_when_built(done, future))
         return future
+
+    def _write_when_built(self, built: Future[PreparedBatch], future: Future[LandingCounts]) -> None:
+        """Runs in the pool's thread when a worker finished: hand the write to a writer thread."""
+        assert self._writer is not None
+        try:
+            prepared = built.result()
+            written = self._writer.submit(_write_batch, self._store, prepared)
+        except BaseException as exc:  # the build failed, was cancelled, or the lander is closing
+            future.set_exception(exc)
+            return
+        written.add_done_callback(lambda done: _settle(done, future))
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+
+
+def _settle(source: Future[LandingCounts], target: Future[LandingCounts]) -> None:
+    exc = source.exception()
+    if exc is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
 
 
 # --------------------------------------------------------------------------- the consumer
