@@ -44,7 +44,7 @@ node_modules/.installed: package.json package-lock.json
 doctor: ## Check every prerequisite (Python 3.12, node, RabbitMQ, PostgreSQL, ports, disk) and print the fix for each
 	@python3 scripts/doctor.py
 
-setup: .venv/.synced node_modules/.installed dbt-setup infra-setup airflow-setup ## Install every environment (uv venvs, node tools)
+setup: .venv/.synced node_modules/.installed dbt-setup infra-setup airflow-setup dashboards-setup ## Install every environment (uv venvs, node tools)
 
 proto: .venv/.synced ## Regenerate Python code from proto/ (reproducible: pinned protoc)
 	$(PY) scripts/gen_proto.py
@@ -59,11 +59,11 @@ lint: .venv/.synced node_modules/.installed ## ruff, mypy, buf lint + breaking, 
 test-pipeline: .venv/.synced dbt-setup ## Pipeline tests (real RabbitMQ, PostgreSQL, moto S3 server; end to end through dbt)
 	.venv/bin/pytest tests/pipeline
 
-test: lint test-contract test-pipeline test-dbt test-infra infra-e2e test-deploy test-airflow test-chaos ## Every test suite (CI runs this)
+test: lint test-contract test-pipeline test-dbt test-infra infra-e2e test-deploy test-airflow test-chaos test-dashboards ## Every test suite (CI runs this)
 
 bench: bench-ingest bench-load ## Every benchmark
 
-demo: .venv/.synced dbt-setup ## Whole pipeline on localhost: seed, publish, backfill, consume, load, dbt build, summary (EVENTS=n)
+demo: .venv/.synced dbt-setup dashboards/node_modules/.installed ## Whole pipeline on localhost: seed, publish, backfill, consume, load, dbt build, summary (EVENTS=n)
 	bash scripts/ensure-services.sh
 	bash scripts/demo.sh $(EVENTS)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the whole platform on one machine, from sources to marts, then a summary.
 #   journal (PostgreSQL) --backfill--> bronze <--consume-- RabbitMQ <--publish-- live events
-#   bronze --load--> DuckDB RAW --dbt build--> staging + marts --> summary
+#   bronze --load--> DuckDB RAW --dbt build--> staging + marts --> summary --> dashboards (DEMO_DASHBOARDS=0: not)
 # EVENTS is the total number of generated events: LIVE_SHARE of them are published live, the rest are
 # history in the journal. Every run starts from nothing (`cardpipe reset-local`: local bronze, DuckDB and the
 # queues), so its marts hold exactly its own events, whatever ran before.
@@ -56,5 +56,11 @@ step "dbt build (staging + marts + tests) on DuckDB"
 
 step "summary"
 $cardpipe summary --published "$LIVE"
+
+if [ "${DEMO_DASHBOARDS:-1}" != "0" ]; then
+  step "dashboards: build the Product, Marketing, Operations and Data quality pages from the marts"
+  PYTHONPATH=dashboards .venv/bin/python -m dashgen build --duckdb "$WAREHOUSE_DUCKDB_PATH"
+  echo "open dashboards/build/index.html, or serve them: make dashboards (http://127.0.0.1:8088/index.html)"
+fi
 echo
 echo "demo finished in $((SECONDS - start)) s (EVENTS=$EVENTS)"

@@ -1,0 +1,7 @@
+select
+    reason,
+    source,
+    count(*) as events
+from raw.quarantine
+group by reason, source
+order by events desc, reason asc, source asc

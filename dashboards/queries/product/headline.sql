@@ -1,0 +1,9 @@
+-- Per currency: money is never added across currencies.
+select
+    o.currency_code,
+    sum(o.quantity) as units_ordered,
+    sum(case when o.order_status in ('cancelled', 'refunded') then 0 else o.quantity end) as units_net,
+    sum(o.net_revenue) as net_revenue
+from marts.fct_orders as o
+group by o.currency_code
+order by o.currency_code
