@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         duckdb_path = args.duckdb or load_settings().warehouse.duckdb_path
         started = time.monotonic()
-        pages = build(duckdb_path, args.run_results or _run_results(), args.out)
+        try:
+            pages = build(duckdb_path, args.run_results or _run_results(), args.out)
+        except FileNotFoundError as exc:
+            print(f"dashgen: {exc}", file=sys.stderr)
+            return 1
         print(f"dashboards built from {duckdb_path} in {time.monotonic() - started:.1f} s:")
         for page in pages:
             print(f"  {page}")

@@ -10,6 +10,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +93,14 @@ def render_table(block: Table, ctx: Context) -> str:
     )
 
 
+def _bound(raw: Any) -> str:
+    value = Decimal(raw)
+    return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.1f}"
+
+
 def _x_label(row: dict[str, Any], block: Chart) -> str:
     if block.kind == "histogram" and block.x_to:
-        return f"{fmt.value(row[block.x], 'decimal')}{fmt.DASH}{fmt.value(row[block.x_to], 'decimal')}"
+        return f"{_bound(row[block.x])}{fmt.DASH}{_bound(row[block.x_to])}"
     return _cell(row, block.x)
 
 
@@ -185,19 +191,36 @@ def render_dbt_tests(_: DbtTests, ctx: Context) -> str:
         f'<div class="value">{n:,}</div></div>'
         for status, n in sorted(counts.items())
     )
-    rows = "".join(
-        f'<tr class="status-{_e(r["status"])}"><td>{_e(r["status"])}</td><td>{_e(r["unique_id"])}</td>'
-        f"<td>{_e(r.get('failures') if r.get('failures') is not None else '')}</td>"
-        f"<td>{r.get('execution_time', 0):.2f} s</td></tr>"
-        for r in tests
-    )
+
+    def table(results: list[dict[str, Any]]) -> str:
+        rows = "".join(
+            f'<tr class="status-{_e(r["status"])}"><td>{_e(r["status"])}</td>'
+            f'<td class="test-name">{_e(_test_name(r["unique_id"]))}</td>'
+            f"<td>{_e(r.get('failures') if r.get('failures') is not None else '')}</td>"
+            f"<td>{r.get('execution_time', 0):.2f} s</td></tr>"
+            for r in results
+        )
+        return (
+            f'<table data-rows="{len(results)}"><thead><tr><th>status</th><th>test</th><th>failures</th>'
+            f"<th>time</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+
+    problems = [r for r in tests if r["status"] != "pass"]
+    passed = [r for r in tests if r["status"] == "pass"]
     generated = doc.get("metadata", {}).get("generated_at", "?")
     return (
         f'<section class="block" data-dbt-tests="{len(tests)}"><h2>Last dbt test results</h2>'
-        f"<p>{len(tests)} tests in the run of {_e(generated)} (<code>{_e(path.name)}</code>).</p>"
-        f'<div class="tiles">{tiles}</div><table data-rows="{len(tests)}"><thead><tr><th>status</th>'
-        f"<th>test</th><th>failures</th><th>time</th></tr></thead><tbody>{rows}</tbody></table></section>"
+        f"<p>{len(tests)} tests in the run of {_e(generated)} (<code>{_e(path)}</code>).</p>"
+        f'<div class="tiles">{tiles}</div>'
+        + (table(problems) if problems else "<p>Every test passed.</p>")
+        + f"<details><summary>{len(passed)} passing tests</summary>{table(passed)}</details></section>"
     )
+
+
+def _test_name(unique_id: str) -> str:
+    """test.sportscards.not_null_fct_orders_sku.1a2b3c -> not_null_fct_orders_sku"""
+    parts = unique_id.split(".")
+    return parts[2] if len(parts) >= 3 else unique_id
 
 
 def render_block(block: Block, ctx: Context) -> str:
