@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cardpipe.config import load_settings
 
+from dashgen import queries
 from dashgen.build import build
 
 DEFAULT_OUT = Path("dashboards/build")
@@ -37,7 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("serve", help="serve a built site on localhost")
     s.add_argument("--dir", type=Path, default=DEFAULT_OUT)
     s.add_argument("--port", type=int, default=8088)
+    q = sub.add_parser("sql", help="print page queries as a dialect runs them (e.g. for a Sigma workbook)")
+    q.add_argument("--dialect", choices=["duckdb", "snowflake"], default="snowflake")
+    q.add_argument("names", nargs="*", help="<page>/<name> (default: every query)")
     args = parser.parse_args(argv)
+
+    if args.command == "sql":
+        for name in args.names or queries.names():
+            print(f"-- dashboards/queries/{name}.sql ({args.dialect})\n{queries.sql(name, args.dialect)}")
+        return 0
 
     if args.command == "build":
         duckdb_path = args.duckdb or load_settings().warehouse.duckdb_path

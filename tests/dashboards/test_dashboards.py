@@ -146,3 +146,16 @@ def test_page_queries_parse_as_snowflake(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode != 0 and "unparsable" in bad.stdout.lower()
+
+
+def test_cli_prints_the_snowflake_rendering() -> None:
+    out = subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "-m", "dashgen", "sql", "data_quality/reconciliation"],
+        env={"PYTHONPATH": str(ROOT / "dashboards"), "PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert queries.sql("data_quality/reconciliation", "snowflake") in out
+    assert "ingest:window_id::varchar" in out and "->>" not in out
