@@ -22,13 +22,20 @@ PRODUCT = Page(
         Table("product/by_sku", "Top SKUs", ("sku", "currency_code", "units_net", "net_revenue")),
         Chart(
             "product/by_player_name",
-            "Top players: net revenue",
+            "Top 20 players by units sold (net): their net revenue",
             "player_name",
             ("net_revenue",),
             "hbar",
             CURRENCY,
         ),
-        Chart("product/by_team", "Top teams: net revenue", "team", ("net_revenue",), "hbar", CURRENCY),
+        Chart(
+            "product/by_team",
+            "Top 20 teams by units sold (net): their net revenue",
+            "team",
+            ("net_revenue",),
+            "hbar",
+            CURRENCY,
+        ),
         Chart("product/by_sport", "Net revenue by sport", "sport", ("net_revenue",), "bar", CURRENCY),
         Chart(
             "product/by_parallel", "Net revenue by parallel", "parallel", ("net_revenue",), "bar", CURRENCY
