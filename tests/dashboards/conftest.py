@@ -3,6 +3,7 @@ the site built in a network namespace with no route out, served on 127.0.0.1, op
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import importlib.util
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,39 +103,42 @@ def offline_build(warehouse: Any, tmp_path_factory: pytest.TempPathFactory) -> d
     return {"out": out, "probe": probe, "build": build}
 
 
+@contextlib.contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """A static server for `directory` on 127.0.0.1 (a free port); yields its base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def browsed(offline_build: dict[str, Any]) -> dict[str, Any]:
     """Every page opened in headless Chromium (playwright-core); screenshots: .data/dashboards/screenshots."""
     if not (NODE_MODULES / "playwright-core").exists():
         pytest.fail("dashboards/node_modules is missing: run `make setup` (npm ci in dashboards/)")
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(offline_build["out"]))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with serve(offline_build["out"]) as base:
         proc = subprocess.run(
-            [
-                "node",
-                str(HERE / "browse.cjs"),
-                f"http://127.0.0.1:{server.server_address[1]}",
-                str(SCREENSHOTS),
-                *PAGE_FILES,
-            ],
+            ["node", str(HERE / "browse.cjs"), base, str(SCREENSHOTS), *PAGE_FILES],
             env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
             capture_output=True,
             text=True,
             timeout=240,
             check=False,
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     assert proc.returncode == 0, f"browser run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     report: dict[str, Any] = json.loads(proc.stdout)
     return {p["file"]: p for p in report["pages"]}

@@ -4,19 +4,22 @@ console error, and a headline figure per page equal to the marts (exact, with it
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
-from conftest import PAGE_FILES, ROOT
+from conftest import NODE_MODULES, PAGE_FILES, ROOT, serve
 
 sys.path.insert(0, str(ROOT / "dashboards"))
 
 from dashgen import queries
-from dashgen.build import Result, chart_data
+from dashgen.build import Result, build, chart_data
 from dashgen.spec import Chart
 
 SQLFLUFF = ROOT / "dbt/.venv/bin/sqlfluff"
@@ -159,3 +162,24 @@ def test_cli_prints_the_snowflake_rendering() -> None:
     ).stdout
     assert queries.sql("data_quality/reconciliation", "snowflake") in out
     assert "ingest:window_id::varchar" in out and "->>" not in out
+
+
+def test_an_empty_chart_is_caught(warehouse: Any, tmp_path: Path) -> None:
+    """The browser check bites: with no batches, the Operations charts are not drawn and say so."""
+    db = tmp_path / "empty.duckdb"
+    shutil.copy(warehouse.db_path, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("delete from marts.fct_batch_performance")
+    build(db, tmp_path / "none.json", tmp_path / "site")
+    with serve(tmp_path / "site") as base:
+        proc = subprocess.run(
+            ["node", str(ROOT / "tests/dashboards/browse.cjs"), base, str(tmp_path), "operations.html"],
+            env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    (page,) = json.loads(proc.stdout)["pages"]
+    assert page["charts"] and all(not c["rendered"] and c["points"] == 0 for c in page["charts"])
+    assert all("no data" in c["text"] for c in page["charts"])
