@@ -228,14 +228,22 @@ def _require(value: str, field: str) -> str:
     return value
 
 
+# (enum type name, prefix) -> {number: short lowercase name}: built on first use from the enum's own values,
+# so a lookup gives exactly what Name() + removeprefix + lower gives, without a Python call per event.
+_ENUM_NAMES: dict[tuple[str, str], dict[int, str]] = {}
+
+
 def _enum_name(value: int, enum_type: Any, prefix: str, field: str) -> str:
     if value == 0:
         raise InvalidEvent(Reason.MISSING_REQUIRED_FIELD, f"{field} is unspecified")
-    try:
-        name: str = enum_type.Name(value)
-    except ValueError:
-        raise InvalidEvent(Reason.INVALID_VALUE, f"{field} {value} is not a known value") from None
-    return name.removeprefix(prefix).lower()
+    names = _ENUM_NAMES.get((enum_type.DESCRIPTOR.full_name, prefix))
+    if names is None:
+        names = {number: name.removeprefix(prefix).lower() for name, number in enum_type.items()}
+        _ENUM_NAMES[(enum_type.DESCRIPTOR.full_name, prefix)] = names
+    name = names.get(value)
+    if name is None:
+        raise InvalidEvent(Reason.INVALID_VALUE, f"{field} {value} is not a known value")
+    return name
 
 
 def _money(money: Money, field: str, *, has: bool) -> dict[str, str]:
@@ -283,6 +291,18 @@ def _card_updated(msg: catalog_pb2.CardUpdated) -> dict[str, Any]:
     return _card_view(msg.card, msg.HasField("card"))
 
 
+def _line_field_names(index: int) -> tuple[str, str, str]:
+    return f"lines[{index}]", f"lines[{index}].unit_price", f"lines[{index}].sku"
+
+
+# The field names of the first lines, built once rather than three f-strings per line of every order.
+_LINE_FIELDS = [_line_field_names(index) for index in range(64)]
+
+
+def _line_fields(index: int) -> tuple[str, str, str]:
+    return _LINE_FIELDS[index] if index < len(_LINE_FIELDS) else _line_field_names(index)
+
+
 def _order_placed(msg: orders_pb2.OrderPlaced) -> dict[str, Any]:
     currency = msg.currency_code
     if not currency:
@@ -292,7 +312,7 @@ def _order_placed(msg: orders_pb2.OrderPlaced) -> dict[str, Any]:
     lines = []
     seen_numbers: set[int] = set()
     for index, line in enumerate(msg.lines):
-        field = f"lines[{index}]"
+        field, price_field, sku_field = _line_fields(index)
         # The line number is the line's identity in the marts (order_id, line_number): a missing or repeated
         # one would merge two lines into one key or count one twice, so the whole order is quarantined.
         number = line.line_number
@@ -305,7 +325,7 @@ def _order_placed(msg: orders_pb2.OrderPlaced) -> dict[str, Any]:
             raise InvalidEvent(
                 Reason.INVALID_VALUE, f"{field}.quantity must be positive, got {line.quantity}"
             )
-        price = _money(line.unit_price, f"{field}.unit_price", has=line.HasField("unit_price"))
+        price = _money(line.unit_price, price_field, has=line.HasField("unit_price"))
         if price["currency_code"] != currency:
             raise InvalidEvent(
                 Reason.INVALID_VALUE,
@@ -315,7 +335,7 @@ def _order_placed(msg: orders_pb2.OrderPlaced) -> dict[str, Any]:
         lines.append(
             {
                 "line_number": number,
-                "sku": _require(line.sku, f"{field}.sku"),
+                "sku": _require(line.sku, sku_field),
                 "quantity": line.quantity,
                 "unit_price": price["amount"],
             }
