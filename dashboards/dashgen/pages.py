@@ -28,6 +28,11 @@ PRODUCT = Page(
             "hbar",
             CURRENCY,
         ),
+        Table(
+            "product/by_player_name",
+            "Top players: units and net revenue",
+            ("player_name", "currency_code", "units_net", "net_revenue"),
+        ),
         Chart(
             "product/by_team",
             "Top 20 teams by units sold (net): their net revenue",
@@ -36,9 +41,24 @@ PRODUCT = Page(
             "hbar",
             CURRENCY,
         ),
+        Table(
+            "product/by_team",
+            "Top teams: units and net revenue",
+            ("team", "currency_code", "units_net", "net_revenue"),
+        ),
         Chart("product/by_sport", "Net revenue by sport", "sport", ("net_revenue",), "bar", CURRENCY),
+        Table(
+            "product/by_sport",
+            "By sport: units and net revenue",
+            ("sport", "currency_code", "units_net", "net_revenue"),
+        ),
         Chart(
             "product/by_parallel", "Net revenue by parallel", "parallel", ("net_revenue",), "bar", CURRENCY
+        ),
+        Table(
+            "product/by_parallel",
+            "By parallel: units and net revenue",
+            ("parallel", "currency_code", "units_net", "net_revenue"),
         ),
         Chart(
             "product/rookie_vs_veteran",
