@@ -2,14 +2,17 @@
 
 Seeds a private database fast (a pool of encoded envelopes without event_id is multiplied server-side,
 each row getting a fresh UUID spliced in as protobuf field 1), times both readers, prints rows/s and
-the ratio (goal >= 0.5), and drops the database. Run once: `make bench-ingest` or
-`.venv/bin/python bench/bench_backfill.py --rows 1000000`.
+the ratio (goal >= 0.5), and drops the database. `--repeat N` times psql and every `--workers` value N
+times, side by side, and prints the median ratio of each (the machine is shared: only ratios measured
+together mean anything). `make bench-ingest` or
+`.venv/bin/python bench/bench_backfill.py --rows 1000000 --workers 2 3 --repeat 3`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,9 +122,57 @@ def seed(dsn: str, rows: int) -> None:
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    """Wall seconds of a command; its log lines are only shown when it fails."""
     started = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    done = subprocess.run(
+        cmd, check=False, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"{cmd[0]} failed with exit code {done.returncode}")
+    return seconds
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure_once(
+    dsn: str, rows: int, worker_counts: list[int], ratios: dict[int, list[float]], run: int
+) -> None:
+    """psql, then cardpipe backfill with each worker count, into a fresh bronze directory each."""
+    psql = [
+        "psql",
+        "-X",
+        "-q",
+        "-d",
+        dsn,
+        "-c",
+        f"\\copy (select {COLUMNS} from journal.events) to /dev/null",
+    ]
+    psql_s = timed(psql)
+    psql_rate = rows / psql_s
+    print(f"run {run}: psql \\copy to /dev/null: {psql_s:7.2f}s  {psql_rate:10,.0f} rows/s", flush=True)
+    cardpipe = str(Path(sys.executable).with_name("cardpipe"))
+    for workers in worker_counts:
+        with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
+            env = {
+                **os.environ,
+                "POSTGRES_DSN": dsn,
+                "BRONZE_BACKEND": "local",
+                "BRONZE_DIR": str(Path(tmp) / "bronze"),
+                "CARDPIPE_LOG_FORMAT": "json",
+            }
+            backfill_s = timed([cardpipe, "backfill", "--workers", str(workers)], env)
+            objects = sum(1 for _ in (Path(tmp) / "bronze").rglob("*.ndjson.gz"))
+        rate = rows / backfill_s
+        ratios[workers].append(rate / psql_rate)
+        print(
+            f"run {run}: cardpipe backfill --workers {workers}: {backfill_s:7.2f}s  {rate:10,.0f} rows/s  "
+            f"({objects} objects)  ratio {rate / psql_rate:.3f} (goal >= 0.5); load average {load()}",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -130,6 +181,7 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[2], help="cardpipe backfill --workers values"
     )
+    parser.add_argument("--repeat", type=int, default=1, help="side-by-side runs; prints median ratios")
     args = parser.parse_args()
 
     name = f"bench_backfill_{uuid.uuid4().hex[:8]}"
@@ -143,36 +195,16 @@ def main() -> None:
         seed(dsn, args.rows)
         print(f"seeded {args.rows} journal rows in {time.perf_counter() - started:.1f}s")
 
-        psql = [
-            "psql",
-            "-X",
-            "-q",
-            "-d",
-            dsn,
-            "-c",
-            f"\\copy (select {COLUMNS} from journal.events) to /dev/null",
-        ]
-        psql_s = timed(psql)
-        psql_rate = args.rows / psql_s
-        print(f"psql \\copy to /dev/null:     {psql_s:7.2f}s  {psql_rate:10,.0f} rows/s")
-
-        cardpipe = str(Path(sys.executable).with_name("cardpipe"))
-        for workers in args.workers:
-            with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
-                env = {
-                    **os.environ,
-                    "POSTGRES_DSN": dsn,
-                    "BRONZE_BACKEND": "local",
-                    "BRONZE_DIR": str(Path(tmp) / "bronze"),
-                    "CARDPIPE_LOG_FORMAT": "json",
-                }
-                backfill_s = timed([cardpipe, "backfill", "--workers", str(workers)], env)
-                objects = sum(1 for _ in (Path(tmp) / "bronze").rglob("*.ndjson.gz"))
-            rate = args.rows / backfill_s
-            print(
-                f"cardpipe backfill --workers {workers}: {backfill_s:7.2f}s  {rate:10,.0f} rows/s  "
-                f"({objects} objects)  ratio {rate / psql_rate:.3f} (goal >= 0.5)"
-            )
+        ratios: dict[int, list[float]] = {w: [] for w in args.workers}
+        for run in range(1, args.repeat + 1):
+            measure_once(dsn, args.rows, args.workers, ratios, run)
+        if args.repeat > 1:
+            for workers, values in ratios.items():
+                median = statistics.median(values)
+                print(
+                    f"median ratio --workers {workers} of {len(values)} runs: {median:.3f} "
+                    f"({', '.join(f'{v:.3f}' for v in values)}; goal >= 0.5); load average {load()}"
+                )
     finally:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

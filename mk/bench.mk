@@ -3,8 +3,8 @@
 
 bench-ingest: .venv/.synced ## Ingestion benchmarks: consume vs bare pika, backfill vs psql \copy
 	bash scripts/ensure-services.sh
-	$(PY) bench/bench_consume.py
-	$(PY) bench/bench_backfill.py
+	$(PY) bench/bench_consume.py --repeat $(or $(BENCH_REPEAT),3)
+	$(PY) bench/bench_backfill.py --workers 2 3 --repeat $(or $(BENCH_REPEAT),3)
 
 bench-load: .venv/.synced dbt-setup ## Load vs DuckDB read_ndjson, dbt incremental vs full refresh at 1M and 10M, demo wall time
 	bash scripts/ensure-services.sh
