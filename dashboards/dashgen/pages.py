@@ -194,6 +194,14 @@ OPERATIONS = Page(
             "line",
             "facility",
         ),
+        Chart(
+            "operations/defect_rate_by_sku_week",
+            "Defect rate by SKU over time (the five SKUs with most units produced, by completion week)",
+            "completed_week",
+            ("defect_rate",),
+            "line",
+            "sku",
+        ),
         Table(
             "operations/defect_rate_by_sku",
             "Highest defect rates by facility and SKU",

@@ -18,6 +18,7 @@ FORMATS: dict[str, Format] = {
     "order_date": "date",
     "status_date": "date",
     "completed_date": "date",
+    "completed_week": "date",
     "event_date": "date",
     "load_date": "date",
     "started_at": "timestamp",
