@@ -1,7 +1,8 @@
 """Build and test silver and gold with dbt whenever the loader announces new RAW data.
 
 Triggered by the RAW_EVENTS asset. Source freshness runs first (a stale RAW stops the run before models
-are rebuilt on old data); then Cosmos renders every model and its tests as tasks from dbt's manifest.json,
+are rebuilt on old data); then Cosmos renders every model with its tests as one `dbt build` task each (a
+failed test stops everything downstream: write-audit-publish) from dbt's manifest.json,
 built ahead by `make dbt-manifest` (CI / packaging), so parsing this file never runs dbt. dbt runs in its
 own venv (dbt_executable_path) as a subprocess, both when rendering and when executing. On Snowflake dbt runs
 as TRANSFORMER, from the Airflow connection of that name (never the loader's identity).
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 from cardpipe.contracts import names
 from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 from sportscards_lib import dbt
 from sportscards_lib.assets import MARTS, RAW_EVENTS
 from sportscards_lib.defaults import default_args
@@ -54,6 +55,7 @@ def dbt_transform_and_test() -> None:
             dbt_project_path=dbt.DBT_PROJECT_DIR,
             dbt_executable_path=dbt.DBT_EXECUTABLE_PATH,
             invocation_mode=InvocationMode.SUBPROCESS,
+            test_indirect_selection=TestIndirectSelection.BUILDABLE,
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
@@ -61,9 +63,11 @@ def dbt_transform_and_test() -> None:
             invocation_mode=InvocationMode.SUBPROCESS,
             # data-quality tests belong to the data_quality DAG; everything else runs right after its model
             exclude=["tag:data_quality"],
-            # one task per model, then every (non data-quality) test in one task once all models exist:
-            # relationship tests span two models, and one `dbt test` is far cheaper than one per model
-            test_behavior=TestBehavior.AFTER_ALL,
+            # Write-audit-publish: one `dbt build` task per model runs the model and then its tests, so a
+            # failing test stops every model downstream before it is rebuilt on bad rows (and before
+            # publish_marts announces anything). A test spanning two models runs with the later of the two
+            # (indirect selection "buildable", set in execution_config): never before both exist.
+            test_behavior=TestBehavior.BUILD,
         ),
         operator_args={"install_deps": False, "env": dbt.dbt_env_static(), "append_env": True},
         default_args={"retries": 1},

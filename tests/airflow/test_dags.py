@@ -98,15 +98,21 @@ def test_dbt_dag_runs_on_the_raw_asset_freshness_first_through_cosmos(dagbag: An
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert list(dag.timetable.asset_condition.objects) == [RAW_EVENTS]
     dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
-    # one `dbt run` task per model of the manifest, then one `dbt test` after all of them
+    # Write-audit-publish: one `dbt build` task per model of the manifest (the model, then its tests; a test
+    # spanning two models with the later one: indirect selection "buildable"), no test task after all models.
     manifest = json.loads(MANIFEST.read_text())
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    runs = {t.task_id for t in dbt_tasks if t.task_id.endswith("_run")}
-    assert models and runs == {f"dbt.{m}_run" for m in models}
-    test = dag.get_task("dbt.sportscards_test")
-    assert test.exclude == ["tag:data_quality"] or test.exclude == "tag:data_quality"
-    assert test.upstream_task_ids and test.upstream_task_ids <= runs
-    assert test.downstream_task_ids == {"publish_marts"}
+    builds = {t.task_id for t in dbt_tasks}
+    assert models and builds == {f"dbt.{m}_model_build" for m in models}
+    for task in dbt_tasks:
+        assert type(task).__name__ == "DbtBuildLocalOperator", task.task_id
+        assert task.indirect_selection == "buildable", task.task_id
+        assert "tag:data_quality" in (task.exclude if isinstance(task.exclude, list) else [task.exclude])
+    # A mart is built only after its parents' builds (and so their tests) succeeded.
+    fct_orders = dag.get_task("dbt.fct_orders_model_build")
+    assert {"dbt.dim_card_model_build", "dbt.dim_date_model_build"} <= fct_orders.upstream_task_ids
+    leaves = {t.task_id for t in dbt_tasks if not t.downstream_task_ids & builds}
+    assert {d for leaf in leaves for d in dag.get_task(leaf).downstream_task_ids} == {"publish_marts"}
     roots = {t.task_id for t in dag.roots}
     assert roots == {"source_freshness"}
     assert [t.task_id for t in dag.leaves] == ["publish_marts"]

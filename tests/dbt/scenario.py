@@ -86,6 +86,7 @@ def load_phase_two(raw: RawWriter) -> None:
     raw.event(
         "order_placed", order_placed("O5", "C2", "web", [("B", 4, "0.000000001")]), ts("2026-03-04T10:00:00")
     )
+    raw.event("order_status_changed", status_changed("O5", "paid"), ts("2026-03-04T10:05:00"))
     b_v2 = card("B", "LeBron James", "Lakers", "1.00", sport="basketball", rookie=True)
     raw.event("card_updated", card_updated(b_v2), ts("2026-03-03T00:00:00"))
     raw.event("batch_completed", batch_completed("BT3", "A", 10, 10, 10), ts("2026-03-02T10:00:00"))
@@ -98,13 +99,13 @@ FCT_ORDERS_PHASE_ONE = {
     ("O1", 2): ("B", 1, D("0.123456789"), D("0.123456789"), D("0.123456789"), "shipped"),
     ("O2", 1): ("A", 3, D("10.10"), D("30.30"), D("0"), "cancelled"),
     ("O3", 1): ("B", 1, D("250.00"), D("250.00"), D("0"), "refunded"),
-    ("O4", 1): ("A", 1, D("5.00"), D("5.00"), D("5.00"), "placed"),
+    ("O4", 1): ("A", 1, D("5.00"), D("5.00"), D("0"), "placed"),  # not paid: no net revenue (R6)
 }
 FCT_ORDERS_PHASE_TWO = {
     **FCT_ORDERS_PHASE_ONE,
     ("O1", 1): ("A", 2, D("19.99"), D("39.98"), D("0"), "refunded"),
     ("O1", 2): ("B", 1, D("0.123456789"), D("0.123456789"), D("0"), "refunded"),
-    ("O5", 1): ("B", 4, D("0.000000001"), D("0.000000004"), D("0.000000004"), "placed"),
+    ("O5", 1): ("B", 4, D("0.000000001"), D("0.000000004"), D("0.000000004"), "paid"),
 }
 
 # (sku, valid_from) -> (team, list_price, valid_to, is_current)
@@ -122,7 +123,7 @@ DAILY_DEMAND = {
     ("2026-03-02", "B", "LeBron James", "Lakers"): (1, 1, 0, D("0.123456789"), D("0")),
     ("2026-03-02", "A", "Mike Trout", "Yankees"): (1, 3, 0, D("30.30"), D("0")),
     ("2026-03-03", "B", "LeBron James", "Lakers"): (1, 1, 0, D("250.00"), D("0")),
-    ("2026-03-03", "A", "Mike Trout", "Yankees"): (1, 1, 1, D("5.00"), D("5.00")),
+    ("2026-03-03", "A", "Mike Trout", "Yankees"): (1, 1, 0, D("5.00"), D("0")),  # placed: not paid (R6)
     ("2026-03-04", "B", "LeBron James", "Lakers"): (1, 4, 4, D("0.000000004"), D("0.000000004")),
 }
 

@@ -165,11 +165,6 @@ def test_late_card_replaces_the_inferred_member_with_a_backdated_version(runs: d
     assert runs["full_cards"] == runs["second"]["cards"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="fct_orders.card_key is H-orders' (R9): remove this mark when it lands",
-)
 def test_fct_orders_points_at_the_inferred_member_then_the_real_card(runs: dict[str, Any]) -> None:
     """R9 with R8: fct_orders' card_key is the inferred row first, the backdated version after the card
     arrives (fct_orders re-derives orders whose SKU got catalog events)."""

@@ -158,14 +158,17 @@ def _rates_args(seed: int = SEED) -> list[str]:
 
 
 def _assert_marts_match(p: Pipeline, expected: Expected) -> None:
-    # Orders: exact Decimal sums, no tolerance.
-    orders, lines, units, gross, net = p.query(
-        "SELECT count(DISTINCT order_id), count(*), sum(quantity), sum(gross_revenue), sum(net_revenue) "
-        "FROM marts.fct_orders"
-    )[0]
-    assert (orders, lines, units) == (expected.orders, expected.lines, expected.totals.units)
-    assert Decimal(gross) == expected.totals.gross
-    assert Decimal(net) == expected.totals.net
+    # Orders: exact Decimal sums per currency, no tolerance.
+    orders, lines = p.query("SELECT count(DISTINCT order_id), count(*) FROM marts.fct_orders")[0]
+    assert (orders, lines) == (expected.orders, expected.lines)
+    by_currency = {
+        currency: (int(u), Decimal(g), Decimal(n))
+        for currency, u, g, n in p.query(
+            "SELECT currency_code, sum(quantity), sum(gross_revenue), sum(net_revenue) "
+            "FROM marts.fct_orders GROUP BY 1"
+        )
+    }
+    assert by_currency == {c: (s.units, s.gross, s.net) for c, s in expected.by_currency.items()}
     by_status = dict(
         p.query("SELECT order_status, count(DISTINCT order_id) FROM marts.fct_orders GROUP BY 1")
     )
@@ -227,11 +230,14 @@ def _assert_marts_match(p: Pipeline, expected: Expected) -> None:
         f: (None if r is None else r.quantize(SIX)) for f, r in expected.facility_defect_rate.items()
     }
 
-    # Catalog: SKUs and SCD2 versions.
+    # Catalog: SKUs and SCD2 versions; an ordered SKU with no catalog event is one inferred member.
     skus, versions, current = p.query(
-        "SELECT count(DISTINCT sku), count(*), count(*) FILTER (WHERE is_current) FROM marts.dim_card"
+        "SELECT count(DISTINCT sku), count(*), count(*) FILTER (WHERE is_current) FROM marts.dim_card "
+        "WHERE NOT is_inferred"
     )[0]
     assert (skus, versions, current) == (expected.skus, expected.card_versions, expected.skus)
+    inferred = {sku for (sku,) in p.query("SELECT sku FROM marts.dim_card WHERE is_inferred")}
+    assert inferred == set(expected.by_sku) - set(expected.versions)
 
     # Layers: every accepted event reached RAW (duplicates kept there), every rejected one is in quarantine.
     distinct_raw = p.query("SELECT count(DISTINCT event_id) FROM raw.events")[0][0]

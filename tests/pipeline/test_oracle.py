@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from cardpipe.contracts.codec import encode_event
 from cardpipe.generator import Rates, generate, payloads
 from cardpipe.generator.oracle import Sales, compute, expected_for_run
@@ -95,17 +96,64 @@ def test_oracle_matches_hand_computed_numbers() -> None:
     assert expected.order_status == {"O1": "delivered", "O2": "cancelled", "O3": "refunded", "O4": "placed"}
     assert dict(expected.orders_by_status) == {"delivered": 1, "cancelled": 1, "refunded": 1, "placed": 1}
     # gross: 0.3 + 99.99 + 20.01 + 1.0 + 0.000000001; net drops O2 (cancelled) and O3 (refunded)
-    assert expected.totals == Sales(units=12, gross=Decimal("121.300000001"), net=Decimal("100.290000001"))
-    assert expected.by_sku["A"] == Sales(6, Decimal("20.310000001"), Decimal("0.300000001"))
+    # net also drops O4: placed, not paid yet (R6)
+    assert expected.totals == Sales(units=12, gross=Decimal("121.300000001"), net=Decimal("100.29"))
+    assert expected.by_currency == {"USD": expected.totals}
+    assert expected.by_sku["A"] == Sales(6, Decimal("20.310000001"), Decimal("0.3"))
     assert expected.by_sku["B"] == Sales(6, Decimal("100.99"), Decimal("99.99"))
     # point-in-time attribution: O1's A line is Boston's, O2 and O4 (after the trade) Miami's
     assert expected.by_team["Boston Celtics"] == Sales(3, Decimal("0.3"), Decimal("0.3"))
-    assert expected.by_team["Miami Heat"] == Sales(3, Decimal("20.010000001"), Decimal("0.000000001"))
+    assert expected.by_team["Miami Heat"] == Sales(3, Decimal("20.010000001"), Decimal("0"))
     assert expected.by_team["Dallas Cowboys"] == Sales(6, Decimal("100.99"), Decimal("99.99"))
-    assert expected.by_player["Alex Smith"] == Sales(6, Decimal("20.310000001"), Decimal("0.300000001"))
+    assert expected.by_player["Alex Smith"] == Sales(6, Decimal("20.310000001"), Decimal("0.3"))
     assert expected.skus == 2
     assert expected.card_versions == 3  # A: Boston, Miami (the no-op update adds none); B: one
     assert [v.team for v in expected.versions["A"]] == ["Boston Celtics", "Miami Heat"]
+
+
+def test_oracle_rules_on_ties_resent_orders_late_cards_and_currencies() -> None:
+    """Each rule decided by the data, not by arrival order or a random id (issue 10 R1 R4 R5 R7 R10)."""
+    late_card = replace(CARD_B, sku="L", team="Late Team")
+    bodies = [
+        body("card_created", at(0), payloads.card_created(CARD_A)),
+        # R5: delivered and refunded at one instant: refunded wins although its id sorts first
+        body("order_placed", at(1), payloads.order_placed("T", "C1", "web", [("A", 1, Decimal("5"))])),
+        status("T", "refunded", 2, event_id="00000000-0000-4000-8000-000000000001"),
+        status("T", "delivered", 2, event_id="ffffffff-ffff-4fff-8fff-ffffffffffff"),
+        # R4: re-sent with one line less, earlier event sent last: the latest placement counts
+        body("order_placed", at(3), payloads.order_placed("R", "C2", "web", [("A", 1, Decimal("1"))])),
+        body(
+            "order_placed",
+            at(1),
+            payloads.order_placed("R", "C2", "web", [("A", 1, Decimal("1")), ("A", 9, Decimal("1"))]),
+        ),
+        status("R", "paid", 4),
+        # R1: a JPY order is never added to USD
+        body(
+            "order_placed", at(5), payloads.order_placed("J", "C3", "web", [("A", 2, Decimal("1500"))], "JPY")
+        ),
+        status("J", "shipped", 6),
+        # R7/R8: ordered before its SKU's first catalog event: the backdated first version's team
+        body("order_placed", at(7), payloads.order_placed("E", "C4", "web", [("L", 1, Decimal("3"))])),
+        status("E", "paid", 8),
+        body("card_created", at(9), payloads.card_created(late_card)),
+        # R10: the latest batch_completed (a correction) counts
+        body("batch_started", at(0), payloads.batch_started("B1", "A", "dallas-tx", 10)),
+        body("batch_completed", at(1), payloads.batch_completed("B1", "A", "dallas-tx", 10, 10, 5)),
+        body("batch_completed", at(2), payloads.batch_completed("B1", "A", "dallas-tx", 10, 10, 1)),
+    ]
+    expected = compute(bodies)
+    assert expected.order_status == {"T": "refunded", "R": "paid", "J": "shipped", "E": "paid"}
+    assert expected.lines == 4  # T, R (one line), J, E
+    assert expected.by_currency == {
+        "USD": Sales(3, Decimal("9"), Decimal("4")),
+        "JPY": Sales(2, Decimal("3000"), Decimal("3000")),
+    }
+    assert expected.by_team["Late Team"] == Sales(1, Decimal("3"), Decimal("3"))
+    assert "unknown" not in expected.by_team
+    assert expected.batches["B1"].defective == 1
+    with pytest.raises(ValueError, match="JPY"):
+        _ = expected.totals
 
 
 def test_oracle_batches() -> None:

@@ -1,5 +1,6 @@
--- The current status of every order that has at least one status change: the latest by occurred_at
--- (ties broken by event_id so the answer is deterministic). Orders without one are 'placed' (fct_orders).
+-- The current status of every order that has at least one status change: the latest by occurred_at; at the
+-- same instant the status of higher precedence (R5: refunded > cancelled > delivered > shipped > paid), and
+-- only then event_id, so equal instants never depend on a random id. Orders without one are 'placed'.
 with ranked as (
     select
         order_id,
@@ -7,7 +8,10 @@ with ranked as (
         reason,
         occurred_at,
         loaded_at,
-        row_number() over (partition by order_id order by occurred_at desc, event_id desc) as recency,
+        row_number() over (
+            partition by order_id
+            order by occurred_at desc, {{ order_status_precedence('status') }} desc, event_id desc
+        ) as recency,
         max(loaded_at) over (partition by order_id) as last_loaded_at
     from {{ ref('stg_events__order_status_changed') }}
 )

@@ -2,6 +2,8 @@
     in full and from staging, exactly the SKUs touched since its last run (card events or order lines of files
     with delta_seq above the table's max(last_load_seq)); every other SKU's rows stay as they are. The SKUs of
     new order lines are touched too, so the watermark advances with every load that reaches this model. -#}
+-- Built after int_card_versions, so the test that compares the two runs with this model (Airflow builds each
+-- model with its tests, indirect selection "buildable"). depends_on: {{ ref('int_card_versions') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',

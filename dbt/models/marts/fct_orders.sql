@@ -1,11 +1,17 @@
-{#- Order-line grain. Incremental merge: every order touched by an event loaded since the last run (minus a
-    lookback window for late arrivals) is re-derived in full from staging, so a late cancellation or refund
-    restates the order's lines. -#}
+{#- Order-line grain. Incremental delete+insert by order_id (R4): every order touched since the last run (an
+    order_placed, a status change, or a catalog event of one of its SKUs, loaded since the newest last_loaded_at
+    minus var fct_orders_lookback_hours) is re-derived in full from staging and replaces all of that order's
+    rows, so a late refund restates it, a re-sent order with fewer lines drops the stale ones, and a card that
+    arrives after its orders re-points their card_key from the inferred member to the real version. -#}
 -- depends_on: {{ ref('stg_events__order_status_changed') }}
+-- depends_on: {{ ref('stg_events__card_created') }}
+-- depends_on: {{ ref('stg_events__card_updated') }}
+-- The calendar is built first, so the order_date relationship test never races it (write-audit-publish).
+-- depends_on: {{ ref('dim_date') }}
 {{ config(
     materialized='incremental',
-    unique_key='order_line_key',
-    incremental_strategy='merge',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
     on_schema_change='fail'
 ) }}
 
@@ -21,61 +27,102 @@ with
         from {{ this }} as t
     ),
 
+    carded_skus as (
+        select c.sku from {{ ref('stg_events__card_created') }} as c
+        where c.loaded_at >= (select w.since from watermark as w)
+        union
+        select u.sku from {{ ref('stg_events__card_updated') }} as u
+        where u.loaded_at >= (select w.since from watermark as w)
+    ),
+
     touched_orders as (
-        select l.order_id from {{ ref('stg_events__order_lines') }} as l
-        where l.loaded_at >= (select w.since from watermark as w)
+        select p.order_id from {{ ref('stg_events__order_placed') }} as p
+        where p.loaded_at >= (select w.since from watermark as w)
         union
         select s.order_id from {{ ref('stg_events__order_status_changed') }} as s
         where s.loaded_at >= (select w.since from watermark as w)
+        union
+        select l.order_id from {{ ref('stg_events__order_lines') }} as l
+        where l.sku in (select c.sku from carded_skus as c)
     ),
 {%- endif %}
 
 placed as (
-    -- One order_placed per order_id: the first by occurred_at if a producer re-sent it under a new event_id.
+    -- R4: one order_placed per order_id, the latest by occurred_at (a producer re-sending an order corrects
+    -- it, lines included); at the same instant the greater event_id. placements_loaded_at: the newest load
+    -- of any placement of the order, so an older re-send loaded later still advances the watermark.
     select *
     from (
         select
             o.*,
-            row_number() over (partition by o.order_id order by o.occurred_at, o.event_id) as placement_no
+            row_number() over (partition by o.order_id order by o.occurred_at desc, o.event_id desc)
+                as placement_rank,
+            max(o.loaded_at) over (partition by o.order_id) as placements_loaded_at
         from {{ ref('stg_events__order_placed') }} as o
         {%- if is_incremental() %}
             where o.order_id in (select t.order_id from touched_orders as t)
         {%- endif %}
     ) as ranked
-    where placement_no = 1
+    where placement_rank = 1
 ),
 
 lines as (
     select l.*
     from {{ ref('stg_events__order_lines') }} as l
     inner join placed on l.event_id = placed.event_id
+),
+
+order_lines as (
+    select
+        lines.order_id,
+        lines.line_number,
+        placed.customer_id,
+        placed.channel,
+        placed.currency_code,
+        lines.sku,
+        placed.occurred_at as ordered_at,
+        lines.quantity,
+        lines.unit_price,
+        coalesce(status.status, 'placed') as order_status,
+        status.reason as status_reason,
+        status.status_changed_at,
+        case
+            when status.last_loaded_at is null or placed.placements_loaded_at > status.last_loaded_at
+                then placed.placements_loaded_at
+            else status.last_loaded_at
+        end as last_loaded_at
+    from lines
+    inner join placed on lines.event_id = placed.event_id
+    left join {{ ref('int_order_status_latest') }} as status on lines.order_id = status.order_id
 )
 
 select
-    {{ hash_key(['lines.order_id', 'lines.line_number']) }} as order_line_key,
-    lines.order_id,
-    lines.line_number,
-    placed.customer_id,
-    placed.channel,
-    placed.currency_code,
-    lines.sku,
-    placed.occurred_at as ordered_at,
-    {{ utc_date('placed.occurred_at') }} as order_date,
-    lines.quantity,
-    lines.unit_price,
-    cast(lines.quantity * lines.unit_price as decimal(38, 9)) as gross_revenue,
+    cast({{ hash_key(['o.order_id', 'o.line_number']) }} as varchar) as order_line_key,
+    cast(o.order_id as varchar) as order_id,
+    cast(o.line_number as integer) as line_number,
+    -- R9: the card version in effect when the order was placed (dim_card covers every instant of every
+    -- ordered SKU: backdated first versions and inferred members, so exactly one row matches).
+    cast(card.card_key as varchar) as card_key,
+    cast(o.customer_id as varchar) as customer_id,
+    cast(o.channel as varchar) as channel,
+    cast(o.currency_code as varchar) as currency_code,
+    cast(o.sku as varchar) as sku,
+    cast(o.ordered_at as timestamptz) as ordered_at,
+    cast({{ utc_date('o.ordered_at') }} as date) as order_date,
+    cast(o.quantity as integer) as quantity,
+    cast(o.unit_price as decimal(38, 9)) as unit_price,
+    cast(o.quantity * o.unit_price as decimal(38, 9)) as gross_revenue,
     cast(
-        case
-            when coalesce(status.status, 'placed') in ('cancelled', 'refunded') then 0
-            else lines.quantity * lines.unit_price
-        end as decimal(38, 9)
+        case when {{ is_revenue_status('o.order_status') }} then o.quantity * o.unit_price else 0 end
+        as decimal(38, 9)
     ) as net_revenue,
-    coalesce(status.status, 'placed') as order_status,
-    status.status_changed_at,
-    case
-        when status.last_loaded_at is null or placed.loaded_at > status.last_loaded_at then placed.loaded_at
-        else status.last_loaded_at
-    end as last_loaded_at
-from lines
-inner join placed on lines.event_id = placed.event_id
-left join {{ ref('int_order_status_latest') }} as status on lines.order_id = status.order_id
+    cast(o.order_status as varchar) as order_status,
+    cast(o.status_reason as varchar) as status_reason,
+    cast(o.status_changed_at as timestamptz) as status_changed_at,
+    cast(o.last_loaded_at as timestamptz) as last_loaded_at
+from order_lines as o
+left join {{ ref('dim_card') }} as card
+    on
+        o.sku = card.sku
+        and o.ordered_at >= card.valid_from
+        and (card.valid_to is null or o.ordered_at < card.valid_to)

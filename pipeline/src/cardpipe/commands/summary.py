@@ -10,7 +10,14 @@ from rich.table import Table
 
 from cardpipe.bronze.store import open_store
 from cardpipe.config import get_settings
-from cardpipe.report.summary import Summary, bronze_objects, dbt_verdicts, journal_rows, warehouse_summary
+from cardpipe.report.summary import (
+    Summary,
+    bronze_objects,
+    dbt_verdicts,
+    format_money,
+    journal_rows,
+    warehouse_summary,
+)
 
 
 @click.command("summary")
@@ -63,6 +70,9 @@ def _print(summary: Summary, verdicts: list[tuple[str, str]]) -> None:
         totals.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
     console.print(totals)
 
+    if summary.revenue_by_currency:
+        console.print(_revenue_table(summary))
+
     verdict = Table(title=f"Data quality (dbt), {summary.reconciliation_windows} backfill window(s)")
     verdict.add_column("check")
     verdict.add_column("status")
@@ -85,3 +95,19 @@ def _print(summary: Summary, verdicts: list[tuple[str, str]]) -> None:
         for row in rows:
             table.add_row(*("-" if v is None else str(v) for v in row))
         console.print(table)
+
+
+def _revenue_table(summary: Summary) -> Table:
+    revenue = Table(title="Revenue by currency (net: paid, shipped, delivered)")
+    for column in ("currency", "orders", "lines", "units", "gross revenue", "net revenue"):
+        revenue.add_column(column, justify="left" if column == "currency" else "right")
+    for currency, orders, lines, units, gross, net in summary.revenue_by_currency:
+        revenue.add_row(
+            currency,
+            f"{orders:,}",
+            f"{lines:,}",
+            f"{units:,}",
+            format_money(gross, currency),
+            format_money(net, currency),
+        )
+    return revenue

@@ -5,18 +5,24 @@ The dbt marts implement the same rules; an end-to-end test compares the two. Rul
 * Input: every body the producers sent (journal rows and/or published messages). A body counts only if
   `cardpipe.contracts.codec.decode` accepts it: quarantined (malformed) events never count.
 * Duplicates: events are deduplicated by event_id; a duplicate counts once.
-* Orders: line gross revenue = quantity * unit_price, exact Decimal (no rounding anywhere).
-  The order's current status is the status of its latest order_status_changed by occurred_at
-  (ties broken by the greater event_id); an order with none is "placed". A late-arriving status
-  change therefore wins if it occurred later, whatever the arrival order.
-  Net revenue of a line = gross, unless the order's current status is "cancelled" or "refunded" (then 0).
-  Only orders with an accepted order_placed count; status changes of unknown orders are ignored.
+* Orders: line gross revenue = quantity * unit_price, exact Decimal (no rounding anywhere), in the
+  order's currency; sums are kept per currency (`by_currency`); `totals` is only defined while every
+  order has one currency (it raises otherwise: adding USD to JPY is the bug it guards against).
+  An order_id's placement is its latest order_placed by occurred_at (ties: the greater event_id): a
+  re-sent order replaces the earlier one, lines included.
+  The order's current status is the status of its latest order_status_changed by occurred_at; at
+  the same instant refunded > cancelled > delivered > shipped > paid, then the greater event_id; an
+  order with none is "placed". A late-arriving status change therefore wins if it occurred later.
+  Net revenue of a line = gross while the status is paid, shipped or delivered, else 0 (placed is not
+  paid yet; cancelled and refunded are reversed). Status changes of unknown orders are ignored.
 * Demand per SKU, per player and per team: units (sum of quantity), gross and net revenue of the lines.
   A line's player and team are those of the SKU's catalog version in effect when the order occurred
-  (the SCD2 version with valid_from <= order occurred_at < valid_to); a SKU without a version then
-  gets the player/team "unknown".
+  (valid_from <= order occurred_at < valid_to, the first version reaching back to the beginning of
+  time); a SKU with no catalog event at all gets the player/team "unknown".
 * Totals: orders, lines, units, gross and net revenue; orders by current status.
-* Batches: planned units (batch_completed's, else batch_started's), produced and defective (from
+* Batches: the latest batch_started and batch_completed of a batch by occurred_at (then event_id;
+  the marts break same-instant ties by load order, which bodies do not carry) are its events.
+  Planned units (batch_completed's, else batch_started's), produced and defective (from
   batch_completed; None while not completed), defect_rate = defective / produced (None if produced is
   0 or not completed), cycle time = completed.occurred_at - started.occurred_at (None if either is
   missing). Facility defect rate = sum(defective) / sum(produced) over completed batches (None if 0).
@@ -42,7 +48,9 @@ from cardpipe.contracts.codec import DecodedEvent, decode
 from cardpipe.generator.stream import Rates, generate
 
 PLACED = "placed"
-NO_REVENUE_STATUSES = frozenset({"cancelled", "refunded"})
+REVENUE_STATUSES = frozenset({"paid", "shipped", "delivered"})
+# Same-instant status changes: the higher outranks the lower (refunds and cancellations beat fulfilment).
+STATUS_PRECEDENCE = {"paid": 1, "shipped": 2, "delivered": 3, "cancelled": 4, "refunded": 5}
 UNKNOWN = "unknown"
 ZERO = Decimal(0)
 
@@ -89,7 +97,7 @@ class Expected:
     duplicates: int = 0  # accepted bodies whose event_id was seen before
     orders: int = 0
     lines: int = 0
-    totals: Sales = field(default_factory=Sales)
+    by_currency: dict[str, Sales] = field(default_factory=lambda: defaultdict(Sales))
     orders_by_status: Counter[str] = field(default_factory=Counter)
     order_status: dict[str, str] = field(default_factory=dict)
     by_sku: dict[str, Sales] = field(default_factory=lambda: defaultdict(Sales))
@@ -100,6 +108,13 @@ class Expected:
     skus: int = 0
     card_versions: int = 0
     versions: dict[str, list[CardVersion]] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> Sales:
+        """All sales, for data in a single currency only (sums across currencies mean nothing)."""
+        if len(self.by_currency) > 1:
+            raise ValueError(f"totals across currencies {sorted(self.by_currency)}: use by_currency")
+        return next(iter(self.by_currency.values()), Sales())
 
 
 _CARD_ATTRIBUTES = (
@@ -158,24 +173,39 @@ def _version_at(history: list[CardVersion] | None, at: datetime) -> CardVersion 
     if not history:
         return None
     index = bisect_right([v.valid_from for v in history], at)
-    return history[index - 1] if index else None
+    return history[index - 1] if index else history[0]  # the first version reaches back in time
 
 
 def _statuses(events: list[DecodedEvent]) -> dict[str, str]:
-    latest: dict[str, tuple[datetime, str, str]] = {}
+    latest: dict[str, tuple[datetime, int, str, str]] = {}
     for event in events:
         if event.event_type != "order_status_changed":
             continue
         order_id = event.payload["order_id"]
-        key = (event.occurred_at, event.event_id, event.payload["status"])
+        status = event.payload["status"]
+        key = (event.occurred_at, STATUS_PRECEDENCE[status], event.event_id, status)
         if order_id not in latest or key > latest[order_id]:
             latest[order_id] = key
-    return {order_id: value[2] for order_id, value in latest.items()}
+    return {order_id: value[3] for order_id, value in latest.items()}
+
+
+def _latest(events: list[DecodedEvent], event_type: str, key: str) -> dict[str, DecodedEvent]:
+    """The latest event of a type per business key, by occurred_at then event_id."""
+    latest: dict[str, DecodedEvent] = {}
+    for event in events:
+        if event.event_type == event_type:
+            current = latest.get(event.payload[key])
+            if current is None or (event.occurred_at, event.event_id) > (
+                current.occurred_at,
+                current.event_id,
+            ):
+                latest[event.payload[key]] = event
+    return latest
 
 
 def _batches(events: list[DecodedEvent], expected: Expected) -> None:
-    started = {e.payload["batch_id"]: e for e in events if e.event_type == "batch_started"}
-    completed = {e.payload["batch_id"]: e for e in events if e.event_type == "batch_completed"}
+    started = _latest(events, "batch_started", "batch_id")
+    completed = _latest(events, "batch_completed", "batch_id")
     produced_by: dict[str, int] = defaultdict(int)
     defective_by: dict[str, int] = defaultdict(int)
     for batch_id in started.keys() | completed.keys():
@@ -207,21 +237,20 @@ def compute(bodies: Iterable[bytes]) -> Expected:
     expected.skus = len(expected.versions)
     expected.card_versions = sum(len(v) for v in expected.versions.values())
     statuses = _statuses(events)
-    for event in events:
-        if event.event_type != "order_placed":
-            continue
+    for event in _latest(events, "order_placed", "order_id").values():
         order_id = event.payload["order_id"]
         status = statuses.get(order_id, PLACED)
         expected.order_status[order_id] = status
         expected.orders += 1
         expected.orders_by_status[status] += 1
+        currency = event.payload["currency_code"]
         for line in event.payload["lines"]:
             quantity = line["quantity"]
             gross = quantity * Decimal(line["unit_price"])
-            net = ZERO if status in NO_REVENUE_STATUSES else gross
+            net = gross if status in REVENUE_STATUSES else ZERO
             version = _version_at(expected.versions.get(line["sku"]), event.occurred_at)
             expected.lines += 1
-            expected.totals.add(quantity, gross, net)
+            expected.by_currency[currency].add(quantity, gross, net)
             expected.by_sku[line["sku"]].add(quantity, gross, net)
             expected.by_player[version.player_name if version else UNKNOWN].add(quantity, gross, net)
             expected.by_team[version.team if version else UNKNOWN].add(quantity, gross, net)

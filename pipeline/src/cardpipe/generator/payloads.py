@@ -45,9 +45,9 @@ def _money_parts(amount: Decimal) -> tuple[int, int]:
     return money.units, money.nanos
 
 
-def money(amount: Decimal) -> Money:
+def money(amount: Decimal, currency: str = CURRENCY) -> Money:
     units, nanos = _money_parts(amount)
-    return Money(currency_code=CURRENCY, units=units, nanos=nanos)
+    return Money(currency_code=currency, units=units, nanos=nanos)
 
 
 def card(state: CardState) -> catalog_pb2.Card:
@@ -76,15 +76,19 @@ def card_updated(state: CardState) -> catalog_pb2.CardUpdated:
 
 
 def order_placed(
-    order_id: str, customer_id: str, channel: str, lines: list[tuple[str, int, Decimal]]
+    order_id: str,
+    customer_id: str,
+    channel: str,
+    lines: list[tuple[str, int, Decimal]],
+    currency: str = CURRENCY,
 ) -> orders_pb2.OrderPlaced:
     return orders_pb2.OrderPlaced(
         order_id=order_id,
         customer_id=customer_id,
         channel=CHANNELS[channel],
-        currency_code=CURRENCY,
+        currency_code=currency,
         lines=[
-            orders_pb2.OrderLine(line_number=n, sku=sku, quantity=qty, unit_price=money(price))
+            orders_pb2.OrderLine(line_number=n, sku=sku, quantity=qty, unit_price=money(price, currency))
             for n, (sku, qty, price) in enumerate(lines, start=1)
         ],
     )

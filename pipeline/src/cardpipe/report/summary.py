@@ -44,6 +44,8 @@ class Summary:
     quarantine_by_reason: list[tuple[str, str, int]] = field(default_factory=list)
     reconciliation_windows: int = 0
     totals: dict[str, Any] = field(default_factory=dict)
+    # (currency, orders, lines, units, gross, net): money is never added across currencies
+    revenue_by_currency: list[tuple[str, int, int, int, Decimal, Decimal]] = field(default_factory=list)
     top_skus: list[tuple[Any, ...]] = field(default_factory=list)
     top_players: list[tuple[Any, ...]] = field(default_factory=list)
     defect_by_facility: list[tuple[Any, ...]] = field(default_factory=list)
@@ -160,29 +162,45 @@ def dbt_verdicts(run_results: Path) -> list[tuple[str, str]]:
     return sorted(verdicts)
 
 
+def format_money(amount: Decimal | None, currency: str) -> str:
+    """For people: the currency code and two decimals (half-even). The marts keep the exact nine places."""
+    if amount is None:
+        return "-"
+    return f"{currency} {amount.quantize(Decimal('0.01')):,}"
+
+
 def _business(con: duckdb.DuckDBPyConnection, summary: Summary) -> None:
     if _exists(con, "marts", "fct_orders"):
         row = con.execute(
-            "SELECT count(DISTINCT order_id), count(*), sum(quantity), sum(gross_revenue), sum(net_revenue) "
-            "FROM marts.fct_orders"
+            "SELECT count(DISTINCT order_id), count(*), sum(quantity) FROM marts.fct_orders"
         ).fetchone()
         if row:
-            summary.totals |= {
-                "orders": row[0],
-                "order lines": row[1],
-                "units": row[2],
-                "gross revenue": Decimal(row[3] or 0),
-                "net revenue": Decimal(row[4] or 0),
-            }
-        summary.top_skus = con.execute(
-            "SELECT sku, sum(quantity) AS units, sum(net_revenue) AS net FROM marts.fct_orders "
-            "GROUP BY sku ORDER BY net DESC, sku LIMIT 5"
-        ).fetchall()
+            summary.totals |= {"orders": row[0], "order lines": row[1], "units": int(row[2] or 0)}
+        summary.revenue_by_currency = [
+            (str(c), int(o), int(n), int(u), Decimal(g), Decimal(net))
+            for c, o, n, u, g, net in con.execute(
+                "SELECT currency_code, count(DISTINCT order_id), count(*), sum(quantity), "
+                "sum(gross_revenue), sum(net_revenue) "
+                "FROM marts.fct_orders GROUP BY currency_code ORDER BY currency_code"
+            ).fetchall()
+        ]
+        summary.top_skus = [
+            (sku, units, format_money(Decimal(net), currency))
+            for sku, currency, units, net in con.execute(
+                "SELECT sku, currency_code, sum(quantity) AS units, sum(net_revenue) AS net "
+                "FROM marts.fct_orders GROUP BY sku, currency_code "
+                "ORDER BY currency_code, net DESC, sku LIMIT 5"
+            ).fetchall()
+        ]
     if _exists(con, "marts", "fct_daily_demand"):
-        summary.top_players = con.execute(
-            "SELECT player_name, team, sum(units_net) AS units, sum(net_revenue) AS net "
-            "FROM marts.fct_daily_demand GROUP BY ALL ORDER BY net DESC, player_name LIMIT 5"
-        ).fetchall()
+        summary.top_players = [
+            (player, team, units, format_money(Decimal(net), currency))
+            for player, team, currency, units, net in con.execute(
+                "SELECT player_name, team, currency_code, sum(units_net) AS units, sum(net_revenue) AS net "
+                "FROM marts.fct_daily_demand GROUP BY ALL "
+                "ORDER BY currency_code, net DESC, player_name LIMIT 5"
+            ).fetchall()
+        ]
     if _exists(con, "marts", "fct_batch_performance"):
         summary.defect_by_facility = con.execute(
             "SELECT facility, count(*) AS batches, sum(produced_units) AS produced, "
