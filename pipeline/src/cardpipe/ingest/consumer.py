@@ -241,6 +241,11 @@ class _Lander:
 
 
 def _settle(source: Future[LandingCounts], target: Future[LandingCounts]) -> None:
+    """Complete the batch's future from its write's: a result, the write error, or (never expected: the
+    writer is shut down without cancelling) a cancellation, so `_collect` can never wait forever."""
+    if source.cancelled():
+        target.cancel()
+        return
     exc = source.exception()
     if exc is not None:
         target.set_exception(exc)
