@@ -457,10 +457,17 @@ def account(p: Pipeline, fault: str) -> Row:
                 wrong += 1
         lost += len(want.keys() - seen.keys())
         double += sum(n - 1 for n in seen.values()) + len(seen.keys() - want.keys())
-    units, gross = p.query("SELECT sum(units_ordered), sum(gross_revenue) FROM marts.fct_daily_demand")[0]
-    if (int(units or 0), Decimal(gross or 0)) != (expected.totals.units, expected.totals.gross):
+    demand = {
+        currency: (int(units), Decimal(gross))
+        for currency, units, gross in p.query(
+            "SELECT currency_code, sum(units_ordered), sum(gross_revenue) "
+            "FROM marts.fct_daily_demand GROUP BY 1"
+        )
+    }
+    want_demand = {c: (s.units, s.gross) for c, s in expected.by_currency.items()}
+    if demand != want_demand:
         wrong += 1
-        row.notes.append(f"fct_daily_demand totals {units}/{gross} != oracle {expected.totals.units}")
+        row.notes.append(f"fct_daily_demand per currency {demand} != oracle {want_demand}")
     row.lost, row.double_counted, row.wrong_values = lost, double, wrong
     return row
 

@@ -169,31 +169,34 @@ def _assert_marts_match(p: Pipeline, expected: Expected) -> None:
         )
     }
     assert by_currency == {c: (s.units, s.gross, s.net) for c, s in expected.by_currency.items()}
+    assert len(by_currency) > 1  # the generator's customers pay in several currencies
     by_status = dict(
         p.query("SELECT order_status, count(DISTINCT order_id) FROM marts.fct_orders GROUP BY 1")
     )
     assert by_status == dict(expected.orders_by_status)
 
     by_sku = {
-        sku: (int(u), Decimal(g), Decimal(n))
-        for sku, u, g, n in p.query(
-            "SELECT sku, sum(quantity), sum(gross_revenue), sum(net_revenue) FROM marts.fct_orders GROUP BY 1"
+        (sku, c): (int(u), Decimal(g), Decimal(n))
+        for sku, c, u, g, n in p.query(
+            "SELECT sku, currency_code, sum(quantity), sum(gross_revenue), sum(net_revenue) "
+            "FROM marts.fct_orders GROUP BY 1, 2"
         )
     }
     assert by_sku == {k: (s.units, s.gross, s.net) for k, s in expected.by_sku.items()}
 
     by_player = {
-        player or "unknown": (int(u), Decimal(g), Decimal(n))
-        for player, u, g, n in p.query(
-            "SELECT player_name, sum(units_ordered), sum(gross_revenue), sum(net_revenue) "
-            "FROM marts.fct_daily_demand GROUP BY 1"
+        (player or "unknown", c): (int(u), Decimal(g), Decimal(n))
+        for player, c, u, g, n in p.query(
+            "SELECT player_name, currency_code, sum(units_ordered), sum(gross_revenue), sum(net_revenue) "
+            "FROM marts.fct_daily_demand GROUP BY 1, 2"
         )
     }
     assert by_player == {k: (s.units, s.gross, s.net) for k, s in expected.by_player.items()}
     by_team = {
-        team or "unknown": (Decimal(g), Decimal(n))
-        for team, g, n in p.query(
-            "SELECT team, sum(gross_revenue), sum(net_revenue) FROM marts.fct_daily_demand GROUP BY 1"
+        (team or "unknown", c): (Decimal(g), Decimal(n))
+        for team, c, g, n in p.query(
+            "SELECT team, currency_code, sum(gross_revenue), sum(net_revenue) FROM marts.fct_daily_demand "
+            "GROUP BY 1, 2"
         )
     }
     assert by_team == {k: (s.gross, s.net) for k, s in expected.by_team.items()}
@@ -237,7 +240,7 @@ def _assert_marts_match(p: Pipeline, expected: Expected) -> None:
     )[0]
     assert (skus, versions, current) == (expected.skus, expected.card_versions, expected.skus)
     inferred = {sku for (sku,) in p.query("SELECT sku FROM marts.dim_card WHERE is_inferred")}
-    assert inferred == set(expected.by_sku) - set(expected.versions)
+    assert inferred == {sku for sku, _ in expected.by_sku} - set(expected.versions)
 
     # Layers: every accepted event reached RAW (duplicates kept there), every rejected one is in quarantine.
     distinct_raw = p.query("SELECT count(DISTINCT event_id) FROM raw.events")[0][0]

@@ -99,13 +99,13 @@ def test_oracle_matches_hand_computed_numbers() -> None:
     # net also drops O4: placed, not paid yet (R6)
     assert expected.totals == Sales(units=12, gross=Decimal("121.300000001"), net=Decimal("100.29"))
     assert expected.by_currency == {"USD": expected.totals}
-    assert expected.by_sku["A"] == Sales(6, Decimal("20.310000001"), Decimal("0.3"))
-    assert expected.by_sku["B"] == Sales(6, Decimal("100.99"), Decimal("99.99"))
+    assert expected.by_sku["A", "USD"] == Sales(6, Decimal("20.310000001"), Decimal("0.3"))
+    assert expected.by_sku["B", "USD"] == Sales(6, Decimal("100.99"), Decimal("99.99"))
     # point-in-time attribution: O1's A line is Boston's, O2 and O4 (after the trade) Miami's
-    assert expected.by_team["Boston Celtics"] == Sales(3, Decimal("0.3"), Decimal("0.3"))
-    assert expected.by_team["Miami Heat"] == Sales(3, Decimal("20.010000001"), Decimal("0"))
-    assert expected.by_team["Dallas Cowboys"] == Sales(6, Decimal("100.99"), Decimal("99.99"))
-    assert expected.by_player["Alex Smith"] == Sales(6, Decimal("20.310000001"), Decimal("0.3"))
+    assert expected.by_team["Boston Celtics", "USD"] == Sales(3, Decimal("0.3"), Decimal("0.3"))
+    assert expected.by_team["Miami Heat", "USD"] == Sales(3, Decimal("20.010000001"), Decimal("0"))
+    assert expected.by_team["Dallas Cowboys", "USD"] == Sales(6, Decimal("100.99"), Decimal("99.99"))
+    assert expected.by_player["Alex Smith", "USD"] == Sales(6, Decimal("20.310000001"), Decimal("0.3"))
     assert expected.skus == 2
     assert expected.card_versions == 3  # A: Boston, Miami (the no-op update adds none); B: one
     assert [v.team for v in expected.versions["A"]] == ["Boston Celtics", "Miami Heat"]
@@ -149,8 +149,8 @@ def test_oracle_rules_on_ties_resent_orders_late_cards_and_currencies() -> None:
         "USD": Sales(3, Decimal("9"), Decimal("4")),
         "JPY": Sales(2, Decimal("3000"), Decimal("3000")),
     }
-    assert expected.by_team["Late Team"] == Sales(1, Decimal("3"), Decimal("3"))
-    assert "unknown" not in expected.by_team
+    assert expected.by_team["Late Team", "USD"] == Sales(1, Decimal("3"), Decimal("3"))
+    assert ("unknown", "USD") not in expected.by_team
     assert expected.batches["B1"].defective == 1
     with pytest.raises(ValueError, match="JPY"):
         _ = expected.totals
@@ -172,7 +172,7 @@ def test_oracle_is_independent_of_arrival_order_and_duplicates() -> None:
     events = scenario()
     forward = compute(events)
     backward = compute(list(reversed(events)) + events[:5])
-    assert backward.totals == forward.totals
+    assert backward.by_currency == forward.by_currency
     assert backward.order_status == forward.order_status
     assert backward.card_versions == forward.card_versions
 
@@ -186,18 +186,20 @@ def test_oracle_on_a_generated_run_is_self_consistent() -> None:
     expected = compute(bodies)
     assert expected.rejected == sum(e.is_malformed for e in history + live)
     assert expected.duplicates == sum(e.kind == "duplicate" for e in history + live)
-    for breakdown in (expected.by_sku, expected.by_player, expected.by_team):
-        assert sum((s.gross for s in breakdown.values()), Decimal(0)) == expected.totals.gross
-        assert sum((s.net for s in breakdown.values()), Decimal(0)) == expected.totals.net
-        assert sum(s.units for s in breakdown.values()) == expected.totals.units
-    assert "unknown" not in expected.by_team, "every sold SKU has a catalog version when it sells"
+    assert set(expected.by_currency) == {"USD", "EUR", "GBP", "JPY"}  # customers pay in their currency
+    for currency, total in expected.by_currency.items():
+        for breakdown in (expected.by_sku, expected.by_player, expected.by_team):
+            mine = [s for (_, c), s in breakdown.items() if c == currency]
+            assert sum((s.gross for s in mine), Decimal(0)) == total.gross
+            assert sum((s.net for s in mine), Decimal(0)) == total.net
+            assert sum(s.units for s in mine) == total.units
+        assert total.net < total.gross
     assert sum(expected.orders_by_status.values()) == expected.orders
     assert {"cancelled", "refunded", "delivered"} <= set(expected.orders_by_status)
-    assert expected.totals.net < expected.totals.gross
     assert expected.card_versions > expected.skus == 60
     shuffled = compute(sorted(bodies + bodies[::7]))
-    assert (shuffled.totals, shuffled.order_status, shuffled.card_versions) == (
-        expected.totals, expected.order_status, expected.card_versions,
+    assert (shuffled.by_currency, shuffled.order_status, shuffled.card_versions) == (
+        expected.by_currency, expected.order_status, expected.card_versions,
     )  # fmt: skip
     assert shuffled.batches == expected.batches
 

@@ -100,9 +100,10 @@ class Expected:
     by_currency: dict[str, Sales] = field(default_factory=lambda: defaultdict(Sales))
     orders_by_status: Counter[str] = field(default_factory=Counter)
     order_status: dict[str, str] = field(default_factory=dict)
-    by_sku: dict[str, Sales] = field(default_factory=lambda: defaultdict(Sales))
-    by_player: dict[str, Sales] = field(default_factory=lambda: defaultdict(Sales))
-    by_team: dict[str, Sales] = field(default_factory=lambda: defaultdict(Sales))
+    # (sku | player | team, currency) -> sales: money is only ever summed within one currency
+    by_sku: dict[tuple[str, str], Sales] = field(default_factory=lambda: defaultdict(Sales))
+    by_player: dict[tuple[str, str], Sales] = field(default_factory=lambda: defaultdict(Sales))
+    by_team: dict[tuple[str, str], Sales] = field(default_factory=lambda: defaultdict(Sales))
     batches: dict[str, Batch] = field(default_factory=dict)
     facility_defect_rate: dict[str, Decimal | None] = field(default_factory=dict)
     skus: int = 0
@@ -251,9 +252,10 @@ def compute(bodies: Iterable[bytes]) -> Expected:
             version = _version_at(expected.versions.get(line["sku"]), event.occurred_at)
             expected.lines += 1
             expected.by_currency[currency].add(quantity, gross, net)
-            expected.by_sku[line["sku"]].add(quantity, gross, net)
-            expected.by_player[version.player_name if version else UNKNOWN].add(quantity, gross, net)
-            expected.by_team[version.team if version else UNKNOWN].add(quantity, gross, net)
+            expected.by_sku[line["sku"], currency].add(quantity, gross, net)
+            player, team = (version.player_name, version.team) if version else (UNKNOWN, UNKNOWN)
+            expected.by_player[player, currency].add(quantity, gross, net)
+            expected.by_team[team, currency].add(quantity, gross, net)
     _batches(events, expected)
     return expected
 

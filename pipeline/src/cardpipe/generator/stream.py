@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,26 @@ CHANNEL_WEIGHTS = (50, 30, 15, 5)
 QUANTITIES = (1, 1, 1, 1, 2, 2, 3, 5, 10, 25)
 DISCOUNT = Decimal("0.9")
 CENT = Decimal("0.01")
+# Customers pay in their own currency (ISO 4217): the generator's fixed conversion from the catalog's USD
+# list price, rounded to the currency's minor unit. The marts never convert: they keep money per currency.
+ORDER_CURRENCIES: tuple[tuple[str, int, Decimal, Decimal], ...] = (
+    # (code, share in percent, units per USD, minor unit)
+    ("USD", 70, Decimal(1), Decimal("0.000000001")),  # USD keeps the catalog's exact (sub-cent) prices
+    ("EUR", 15, Decimal("0.92"), CENT),
+    ("GBP", 10, Decimal("0.79"), CENT),
+    ("JPY", 5, Decimal(150), Decimal(1)),
+)
+
+
+def customer_currency(customer_id: str) -> tuple[str, Decimal, Decimal]:
+    """The customer's currency, fixed per customer and drawn from no random stream (a hash of the id), so
+    adding currencies left every other generated value as it was."""
+    bucket = zlib.crc32(customer_id.encode()) % 100
+    for code, share, rate, minor in ORDER_CURRENCIES:
+        if bucket < share:
+            return code, rate, minor
+        bucket -= share
+    raise AssertionError("ORDER_CURRENCIES shares must add up to 100")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +191,11 @@ class _StreamBuilder:
             lines.append((card.sku, rng.choice(QUANTITIES), price))
         channel = rng.choices(CHANNELS, weights=CHANNEL_WEIGHTS)[0]
         customer = rng.choice(self.world.customers)
+        currency, rate, minor = customer_currency(customer)
+        priced = [(sku, qty, max(minor, (price * rate).quantize(minor))) for sku, qty, price in lines]
         self._plan_lifecycle(order_id)
         return self._encode(
-            "order_placed", self.now, payloads.order_placed(order_id, customer, channel, lines)
+            "order_placed", self.now, payloads.order_placed(order_id, customer, channel, priced, currency)
         )
 
     def _plan_lifecycle(self, order_id: str) -> None:
