@@ -98,6 +98,8 @@ class Expected:
     orders: int = 0
     lines: int = 0
     by_currency: dict[str, Sales] = field(default_factory=lambda: defaultdict(Sales))
+    # (order_id, line_number) -> (quantity, gross, net, status): the order lines of current placements
+    order_lines: dict[tuple[str, int], tuple[int, Decimal, Decimal, str]] = field(default_factory=dict)
     orders_by_status: Counter[str] = field(default_factory=Counter)
     order_status: dict[str, str] = field(default_factory=dict)
     # (sku | player | team, currency) -> sales: money is only ever summed within one currency
@@ -252,6 +254,7 @@ def compute(bodies: Iterable[bytes]) -> Expected:
             version = _version_at(expected.versions.get(line["sku"]), event.occurred_at)
             expected.lines += 1
             expected.by_currency[currency].add(quantity, gross, net)
+            expected.order_lines[order_id, int(line["line_number"])] = (quantity, gross, net, status)
             expected.by_sku[line["sku"], currency].add(quantity, gross, net)
             player, team = (version.player_name, version.team) if version else (UNKNOWN, UNKNOWN)
             expected.by_player[player, currency].add(quantity, gross, net)
