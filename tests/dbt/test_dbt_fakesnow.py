@@ -12,7 +12,7 @@ DDL/DML statement dbt sent for a model, executed or refused, goes through sqlflu
 The runs use a copy of dbt_project.yml that differs in two settings, each for one entry of NOT_EXECUTED:
 persist_docs is off (its comment statements are probed one by one instead), and incremental tmp relations
 are transient tables (dbt-snowflake's `tmp_relation_type: transient`) rather than temporary views, so the
-incremental SELECT still runs on fakesnow. Models, macros and tests are the project's own files (symlinks).
+incremental SELECT still runs on fakesnow. Models, macros, tests and seeds are the project's own files (symlinks).
 """
 
 from __future__ import annotations
@@ -60,9 +60,12 @@ STAGING = frozenset(
 )
 INCREMENTAL = STAGING | {"fct_orders", "dim_card", "fct_batch_performance"}
 VIEWS = frozenset({"int_card_versions", "int_order_status_latest"})
+REFERENCE = frozenset({"stg_fx_rates"})  # a staging table from the seed, rebuilt in full (small)
+REPORTS = frozenset({"rpt_orders_reporting_currency"})  # views in the marts schema
+SEEDS = frozenset({"fx_rates"})
 MART_MODELS = frozenset(table.split(".")[1] for table in MARTS)
-MODELS = STAGING | VIEWS | MART_MODELS
-TABLES = MODELS - VIEWS
+MODELS = STAGING | REFERENCE | VIEWS | REPORTS | MART_MODELS
+TABLES = MODELS - VIEWS - REPORTS
 UNIT_TESTS = frozenset(  # every unit test the project defines, read from its YAML (never a stale copy)
     test["name"]
     for path in sorted((DBT_DIR / "models").rglob("*.yml"))
@@ -202,7 +205,7 @@ class Fakesnow:
             return self.projects[key]
         path = self.work / f"project-{key}"
         path.mkdir()
-        for name in ("models", "macros", "tests"):
+        for name in ("models", "macros", "tests", "seeds"):
             (path / name).symlink_to(DBT_DIR / name)
         (path / "fakesnow_macros").mkdir()
         (path / "fakesnow_macros/persist_docs_statements.sql").write_text(PERSIST_DOCS_MACRO)
@@ -349,7 +352,9 @@ def runs(fakesnow_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         return list(cur.execute(sql).fetchall())
 
     load_phase_one(writer)
+    duck.run("seed")
     duck.run("run")
+    out["seed"] = record(sf.run("seed", "seed"))
     out["full"] = record(sf.run("full", "run"))
     out["full_compiled"] = sf.compiled()
     out["full_orders"] = sf_query(
@@ -449,8 +454,8 @@ def test_full_run_executes_every_model(runs: dict[str, Any]) -> None:
 
 def test_models_build_into_the_schemas_the_infrastructure_creates(runs: dict[str, Any]) -> None:
     """generate_schema_name maps each layer onto names.DBT_LAYER_SCHEMAS, and dbt never creates a schema."""
-    layers = {m: "staging" for m in STAGING} | {m: "intermediate" for m in VIEWS}
-    expected = {(names.DBT_LAYER_SCHEMAS[layers.get(m, "marts")], m.upper()) for m in MODELS}
+    layers = {m: "staging" for m in STAGING | REFERENCE | SEEDS} | {m: "intermediate" for m in VIEWS}
+    expected = {(names.DBT_LAYER_SCHEMAS[layers.get(m, "marts")], m.upper()) for m in MODELS | SEEDS}
     assert expected <= runs["relations"]
     built = {rel for rel in runs["relations"] if rel[0] in names.DBT_LAYER_SCHEMAS.values()}
     assert built == expected

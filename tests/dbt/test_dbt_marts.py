@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import pytest
 from conftest import DbtProject, snapshot_marts
 from raw_fixture import RawWriter
@@ -30,6 +31,7 @@ def runs(dbt_project: DbtProject, raw_writer: RawWriter) -> dict[str, Any]:
     (The machine is slow: tests run in the two builds, not after every step.)"""
     out: dict[str, Any] = {}
     load_phase_one(raw_writer)
+    dbt_project.run("seed")
     dbt_project.run("run")
     out["phase_one_orders"] = fct_orders(dbt_project)
     load_phase_two(raw_writer)
@@ -132,3 +134,35 @@ def test_every_dbt_test_passed(runs: dict[str, Any]) -> None:
     tests = [r for r in results if r["unique_id"].startswith(("test.", "unit_test."))]
     assert len(tests) > 100
     assert {r["status"] for r in tests} == {"pass"}, [r["unique_id"] for r in tests if r["status"] != "pass"]
+
+
+def test_reporting_currency_view_converts_at_the_week_rate(
+    dbt_project: DbtProject, runs: dict[str, Any]
+) -> None:
+    """R1: USD is the reporting currency (rate 1); every line has a rate; the exact amounts stay beside."""
+    rows = dbt_project.query(
+        "select currency_code, reporting_currency, units_per_reporting_unit, gross_revenue, "
+        "gross_revenue_reporting from marts.rpt_orders_reporting_currency"
+    )
+    assert len(rows) == len(FCT_ORDERS_PHASE_TWO)
+    assert {(r[0], r[1], r[2]) for r in rows} == {("USD", "USD", Decimal(1))}
+    assert all(r[3] == r[4] for r in rows)
+
+
+def test_fx_coverage_fails_for_a_week_without_a_rate(dbt_project: DbtProject, runs: dict[str, Any]) -> None:
+    """Drop one week's USD rate: the coverage test names that currency and week, then the rates come back."""
+    week = dbt_project.query(
+        "select cast(date_trunc('week', min(order_date)) as date) from marts.fct_orders"
+    )[0][0]
+    with duckdb.connect(str(dbt_project.db_path)) as con:
+        con.execute("delete from staging.stg_fx_rates where currency_code = 'USD' and week_start = ?", [week])
+    try:
+        proc = dbt_project.run(
+            "test", "--select", "fx_rates_cover_every_order_week", "--store-failures", check=False
+        )
+        assert proc.returncode != 0
+        assert dbt_project.query(
+            "select currency_code, week_start, rates from dbt_test__audit.fx_rates_cover_every_order_week"
+        ) == [("USD", week, 0)]
+    finally:
+        dbt_project.run("run", "--select", "stg_fx_rates")
