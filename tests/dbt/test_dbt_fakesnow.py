@@ -12,7 +12,8 @@ DDL/DML statement dbt sent for a model, executed or refused, goes through sqlflu
 The runs use a copy of dbt_project.yml that differs in two settings, each for one entry of NOT_EXECUTED:
 persist_docs is off (its comment statements are probed one by one instead), and incremental tmp relations
 are transient tables (dbt-snowflake's `tmp_relation_type: transient`) rather than temporary views, so the
-incremental SELECT still runs on fakesnow. Models, macros, tests and seeds are the project's own files (symlinks).
+incremental SELECT still runs on fakesnow. Models, macros, tests and seeds are the project's own files
+(symlinks).
 """
 
 from __future__ import annotations
