@@ -104,9 +104,11 @@ def test_dbt_dag_runs_on_the_raw_asset_freshness_first_through_cosmos(dagbag: An
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     seeds = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "seed"}
     builds = {t.task_id for t in dbt_tasks}
-    assert models and seeds and builds == {f"dbt.{m}_model_build" for m in models} | {
-        f"dbt.{s}_seed_build" for s in seeds
-    }
+    assert (
+        models
+        and seeds
+        and builds == {f"dbt.{m}_model_build" for m in models} | {f"dbt.{s}_seed_build" for s in seeds}
+    )
     for task in dbt_tasks:
         assert type(task).__name__ == "DbtBuildLocalOperator", task.task_id
         assert task.indirect_selection == "buildable", task.task_id
