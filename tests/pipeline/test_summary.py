@@ -30,6 +30,14 @@ def test_revenue_is_summed_per_currency(tmp_path: Path) -> None:
             "('O1', 'A', 'USD', 2, 39.98, 39.98), ('O1', 'B', 'USD', 1, 0.123456789, 0.123456789), "
             "('O2', 'A', 'JPY', 3, 4500, 0)"
         )
+        con.execute(
+            "create table marts.fct_daily_demand (player_name varchar, team varchar, currency_code varchar, "
+            "units_net bigint, net_revenue decimal(38, 9))"
+        )
+        con.execute(
+            "insert into marts.fct_daily_demand values ('P1', 'T', 'USD', 2, 39.98), "
+            "('P2', 'T', 'USD', 1, 0.12), ('P1', 'T', 'USD', 1, 1), ('P3', 'T', 'JPY', 3, 0)"
+        )
     summary = Summary()
     warehouse_summary(db, summary)
     assert summary.revenue_by_currency == [
@@ -37,4 +45,10 @@ def test_revenue_is_summed_per_currency(tmp_path: Path) -> None:
         ("USD", 1, 2, 3, Decimal("40.103456789"), Decimal("40.103456789")),
     ]
     assert "gross revenue" not in summary.totals and summary.totals["units"] == 6
-    assert summary.top_skus[0] == ("A", 3, "JPY 0.00")
+    # the top SKUs of each currency (never ranked across currencies)
+    assert summary.top_skus == [("A", 3, "JPY 0.00"), ("A", 2, "USD 39.98"), ("B", 1, "USD 0.12")]
+    assert summary.top_players == [
+        ("P3", "T", 3, "JPY 0.00"),
+        ("P1", "T", 3, "USD 40.98"),
+        ("P2", "T", 1, "USD 0.12"),
+    ]

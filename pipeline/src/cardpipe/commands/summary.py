@@ -81,8 +81,12 @@ def _print(summary: Summary, verdicts: list[tuple[str, str]]) -> None:
     console.print(verdict)
 
     for title, columns, rows in (
-        ("Top SKUs by net revenue", ("sku", "units", "net revenue"), summary.top_skus),
-        ("Top players by net revenue", ("player", "team", "units", "net revenue"), summary.top_players),
+        ("Top SKUs by net revenue, 3 per currency", ("sku", "units", "net revenue"), summary.top_skus),
+        (
+            "Top players by net revenue, 3 per currency",
+            ("player", "team", "units", "net revenue"),
+            summary.top_players,
+        ),
         (
             "Defect rate by facility",
             ("facility", "batches", "produced", "defective", "defect rate"),

@@ -189,7 +189,8 @@ def _business(con: duckdb.DuckDBPyConnection, summary: Summary) -> None:
             for sku, currency, units, net in con.execute(
                 "SELECT sku, currency_code, sum(quantity) AS units, sum(net_revenue) AS net "
                 "FROM marts.fct_orders GROUP BY sku, currency_code "
-                "ORDER BY currency_code, net DESC, sku LIMIT 5"
+                "QUALIFY row_number() OVER (PARTITION BY currency_code ORDER BY net DESC, sku) <= 3 "
+                "ORDER BY currency_code, net DESC, sku"
             ).fetchall()
         ]
     if _exists(con, "marts", "fct_daily_demand"):
@@ -197,8 +198,9 @@ def _business(con: duckdb.DuckDBPyConnection, summary: Summary) -> None:
             (player, team, units, format_money(Decimal(net), currency))
             for player, team, currency, units, net in con.execute(
                 "SELECT player_name, team, currency_code, sum(units_net) AS units, sum(net_revenue) AS net "
-                "FROM marts.fct_daily_demand GROUP BY ALL "
-                "ORDER BY currency_code, net DESC, player_name LIMIT 5"
+                "FROM marts.fct_daily_demand GROUP BY player_name, team, currency_code "
+                "QUALIFY row_number() OVER (PARTITION BY currency_code ORDER BY net DESC, player_name) <= 3 "
+                "ORDER BY currency_code, net DESC, player_name"
             ).fetchall()
         ]
     if _exists(con, "marts", "fct_batch_performance"):
