@@ -143,8 +143,9 @@ MARKETING = Page(
             ("order_status", "reason", "currency_code", "orders", "gross_revenue"),
         ),
         Note(
-            "Money is shown per currency and never added across currencies. Net revenue is 0 for cancelled "
-            "and refunded lines; the reason is the one given with the order's latest status change."
+            "Money is shown per currency and never added across currencies. Net revenue counts paid, shipped "
+            "and delivered orders (0 while an order is unpaid, cancelled or refunded); the reason is the one "
+            "given with the order's current status change."
         ),
     ),
 )
