@@ -146,6 +146,8 @@ def load(raw: RawWriter, seed: int = 11) -> None:
                     **kw,
                 )
                 continue
+            if roll >= 0.95:
+                continue  # never paid: placed, units ordered but not net units or revenue
             add(
                 run, "order_status_changed", status_changed(order_id, "paid"), at + timedelta(minutes=3), **kw
             )

@@ -69,11 +69,26 @@ def test_product_net_revenue_per_currency(browsed: dict[str, Any], marts: Any) -
     assert _tiles(browsed["product.html"], "net_revenue") == expected
     top = browsed["product.html"]["tables"][0]["rows"][0]
     (units,) = marts.execute(
-        "select sum(quantity) from marts.fct_orders where sku = ? and currency_code = ? "
-        "and order_status not in ('cancelled', 'refunded')",
+        "select sum(units_net) from marts.fct_daily_demand where sku = ? and currency_code = ?",
         [top["sku"], top["currency_code"]],
     ).fetchone()
     assert top["units_net"] == f"{units:,}"
+
+
+def test_product_net_units_follow_the_marts_rule(marts: Any) -> None:
+    """Net units per day and currency on the Product page equal fct_daily_demand's (paid, shipped, delivered:
+    an unpaid order is not net). The page once counted placed orders as net."""
+    assert marts.execute("select count(*) from marts.fct_orders where order_status = 'placed'").fetchone()[0]
+    page = {
+        (str(d), c): int(u) for d, c, u, _ in marts.execute(queries.sql("product/trend_by_day")).fetchall()
+    }
+    want = {
+        (str(d), c): int(u)
+        for d, c, u in marts.execute(
+            "select order_date, currency_code, sum(units_net) from marts.fct_daily_demand group by 1, 2"
+        ).fetchall()
+    }
+    assert page == want
 
 
 def test_marketing_gross_revenue_and_repeat_rate(browsed: dict[str, Any], marts: Any) -> None:

@@ -2,7 +2,7 @@
 select
     coalesce(c.player_name, '(not in catalog)') as player_name,
     o.currency_code,
-    sum(case when o.order_status in ('cancelled', 'refunded') then 0 else o.quantity end) as units_net,
+    sum(case when o.order_status in ('paid', 'shipped', 'delivered') then o.quantity else 0 end) as units_net,
     sum(o.net_revenue) as net_revenue
 from marts.fct_orders as o
 left join marts.dim_card as c

@@ -17,7 +17,7 @@ weekly as (
         ) as units_prior_week
     from marts.fct_orders as o
     cross join bounds as b
-    where o.order_status not in ('cancelled', 'refunded')
+    where o.order_status in ('paid', 'shipped', 'delivered')
     group by o.sku
 )
 
