@@ -9,6 +9,7 @@ select
     event_id,
     occurred_at,
     loaded_at,
+    load_batch,
     {{ json_text('payload', 'sku') }} as sku,
     {{ json_text('payload', 'player_name') }} as player_name,
     {{ json_text('payload', 'team') }} as team,
@@ -24,15 +25,15 @@ from events
 {%- endmacro %}
 
 
-{#- The column that orders staged rows by the RAW file they came from (R12's load_seq). Every incremental
-    card/ops mart keeps max(...) of it as its watermark: rows of files loaded since its last run. -#}
+{#- The column that orders staged rows by the RAW file they came from (R12: the ledger's load_batch). Every
+    incremental mart keeps max(...) of it as its watermark: rows of files staged since its last run. -#}
 {% macro delta_seq() -%}
-    loaded_at
+    load_batch
 {%- endmacro %}
 
 {#- A value below every delta_seq (the watermark of an empty table). -#}
 {% macro delta_seq_floor() -%}
-    cast('1900-01-01 00:00:00+00' as timestamptz)
+    0
 {%- endmacro %}
 
 

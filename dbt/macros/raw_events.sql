@@ -1,8 +1,9 @@
-{#- The not-yet-staged raw events of one type, one row per event_id.
+{#- The not-yet-staged raw events of one type, one row per event_id (R12: incrementality by files).
     raw.events keeps every delivery (at-least-once); the first copy by occurred_at, then loaded_at, wins.
-    Incrementally: rows loaded since the newest staged loaded_at minus var staging_lookback_hours (a load
-    that committed late with an older loaded_at is still picked up), minus the event_ids already staged
-    (the anti-join makes the overlap harmless). -#}
+    Only rows of the files in the ledger (stg_raw__loaded_files) are read, each with its file's load_batch;
+    incrementally, only files of batches above the model's newest load_batch, minus the event_ids already
+    staged (a redelivery in a later file adds nothing). No timestamp decides what is new, so a load committed
+    late or with a skewed clock is never skipped. -#}
 {% macro new_raw_events(event_type) -%}
 select
     event_id,
@@ -10,19 +11,21 @@ select
     producer,
     source,
     payload,
-    loaded_at
+    loaded_at,
+    load_batch
 from (
     select
         e.*,
+        f.load_batch,
         row_number() over (
             partition by e.event_id order by e.occurred_at, e.loaded_at, e.file_name
         ) as copy_no
     from {{ source('raw', 'events') }} as e
+    inner join ({{ files_to_stage() }}) as f on e.file_name = f.file_name
     where
         e.event_type = '{{ event_type }}'
         and e.event_id is not null
         {%- if is_incremental() %}
-        and e.loaded_at >= ({{ staging_watermark() }})
         and not exists (select 1 from {{ this }} as t where t.event_id = e.event_id)
         {%- endif %}
 ) as ranked
@@ -30,11 +33,22 @@ where copy_no = 1
 {%- endmacro %}
 
 
-{#- Where an incremental staging model resumes: its newest loaded_at minus the lookback, or the beginning. -#}
-{% macro staging_watermark() -%}
-    select coalesce(
-        {{ dbt.dateadd('hour', -(var('staging_lookback_hours') | int), 'max(t.loaded_at)') }},
-        cast('1900-01-01' as timestamp)
-    )
-    from {{ this }} as t
+{#- The ledger's files an (incremental) staging model has not read yet: those of batches above its newest
+    load_batch. A file taken twice (replaced by the loader) counts in its latest batch. -#}
+{% macro files_to_stage() -%}
+    select
+        l.file_name,
+        max(l.load_batch) as load_batch
+    from {{ ref('stg_raw__loaded_files') }} as l
+    {%- if is_incremental() %}
+    where l.load_batch > ({{ staged_through() }})
+    {%- endif %}
+    group by l.file_name
+{%- endmacro %}
+
+
+{#- The newest load_batch an incremental model holds (0 when empty): it has read every file of every batch
+    up to it (the ledger only appends, staging reads a batch whole). -#}
+{% macro staged_through() -%}
+    select coalesce(max(t.load_batch), 0) from {{ this }} as t
 {%- endmacro %}

@@ -24,7 +24,8 @@ from sportscards.manufacturing.v1 import manufacturing_pb2
 from sportscards.orders.v1 import orders_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
-RAW_DDL = ROOT / "pipeline/src/cardpipe/load/sql/duckdb/V001__raw_tables.sql"
+# The loader's migrations, in order (the same RAW tables `cardpipe load` creates).
+RAW_DDL = sorted((ROOT / "pipeline/src/cardpipe/load/sql/duckdb").glob("V*.sql"))
 
 SPORTS = {"baseball": catalog_pb2.SPORT_BASEBALL, "basketball": catalog_pb2.SPORT_BASKETBALL}
 CHANNELS = {
@@ -111,7 +112,8 @@ class RawWriter:
                 cur.execute(snowflake_ddl(table))
             return
         with duckdb.connect(str(self.path)) as con:
-            con.execute(RAW_DDL.read_text())
+            for migration in RAW_DDL:
+                con.execute(migration.read_text())
 
     def event(
         self,
@@ -191,13 +193,32 @@ class RawWriter:
             )
         )
 
+    def _audit_rows(self) -> list[tuple[Any, ...]]:
+        """The load_audit rows the loader commits with the pending rows: one per file (replacing any earlier
+        row of that name), so the staging ledger (stg_raw__loaded_files) sees the files as loaded."""
+        files: dict[str, tuple[str, int, datetime]] = {}
+        for row in self.rows:
+            kind, file_name, loaded_at = row[0], row[-2], row[-1]
+            _, count, _ = files.get(file_name, (kind, 0, loaded_at))
+            files[file_name] = (kind, count + 1, loaded_at)
+        return [
+            ("load_audit", name, kind, count, f"sha256:fixture-{name}", loaded_at, None)
+            for name, (kind, count, loaded_at) in files.items()
+        ]
+
     def flush(self) -> None:
-        """Write the pending rows in one transaction, as one load run would."""
+        """Write the pending rows and their audit rows in one transaction, as one load run would."""
+        audits = self._audit_rows()
+        self.rows.extend(audits)
         if self.snowflake is not None:
+            cur = self.snowflake.cursor()
+            for audit in audits:
+                cur.execute(f"DELETE FROM {raw_tables.LOAD_AUDIT.qualified} WHERE FILE_NAME = %s", [audit[1]])
             self._flush_snowflake()
             return
         with duckdb.connect(str(self.path)) as con:
             con.execute("begin")
+            con.executemany("delete from raw.load_audit where file_name = ?", [[a[1]] for a in audits])
             for row in self.rows:
                 table, values = row[0], row[1:]
                 marks = ", ".join("?" * len(values))

@@ -1,6 +1,6 @@
 {#- SCD2 over the catalog (R7) with inferred members (R8). Incremental delete+insert by SKU: a run re-derives,
     in full and from staging, exactly the SKUs touched since its last run (card events or order lines of files
-    with delta_seq above the table's max(last_load_seq)); every other SKU's rows stay as they are. The SKUs of
+    with load_batch above the table's max(last_load_batch)); every other SKU's rows stay as they are. The SKUs of
     new order lines are touched too, so the watermark advances with every load that reaches this model. -#}
 -- Built after int_card_versions, so the test that compares the two runs with this model (Airflow builds each
 -- model with its tests, indirect selection "buildable"). depends_on: {{ ref('int_card_versions') }}
@@ -16,7 +16,7 @@
 with
 {%- if is_incremental() %}
     watermark as (
-        select coalesce(max(t.last_load_seq), {{ delta_seq_floor() }}) as since
+        select coalesce(max(t.last_load_batch), {{ delta_seq_floor() }}) as since
         from {{ this }} as t
     ),
 
@@ -43,7 +43,7 @@ with
         union all
         select
             t.sku,
-            max(t.last_load_seq) as sku_delta_seq
+            max(t.last_load_batch) as sku_delta_seq
         from {{ this }} as t
         where t.sku in (select s.sku from touched_skus as s)
         group by t.sku
@@ -105,7 +105,7 @@ catalog_rows as (
         case
             when order_seq.sku_delta_seq > chained.sku_delta_seq then order_seq.sku_delta_seq
             else chained.sku_delta_seq
-        end as last_load_seq
+        end as last_load_batch
     from chained
     left join order_seq on chained.sku = order_seq.sku
 ),
@@ -132,7 +132,7 @@ inferred_rows as (
         true as is_inferred,
         cast(null as varchar) as source_event_id,
         cast(null as timestamptz) as source_occurred_at,
-        order_seq.sku_delta_seq as last_load_seq
+        order_seq.sku_delta_seq as last_load_batch
     from order_seq
     where not exists (
         select 1 from card_versions as v

@@ -12,7 +12,7 @@
 with
 {%- if is_incremental() %}
     watermark as (
-        select coalesce(max(t.last_load_seq), {{ delta_seq_floor() }}) as since
+        select coalesce(max(t.last_load_batch), {{ delta_seq_floor() }}) as since
         from {{ this }} as t
     ),
 
@@ -90,7 +90,7 @@ joined as (
             when completed.batch_delta_seq is null then started.batch_delta_seq
             when completed.batch_delta_seq > started.batch_delta_seq then completed.batch_delta_seq
             else started.batch_delta_seq
-        end as last_load_seq
+        end as last_load_batch
     from started
     full outer join completed on started.batch_id = completed.batch_id
 )
@@ -120,5 +120,5 @@ select
     end as cycle_time_seconds,
     is_completed,
     has_inconsistent_times,
-    last_load_seq
+    last_load_batch
 from joined

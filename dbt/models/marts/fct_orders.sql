@@ -1,9 +1,8 @@
 {#- Order-line grain. Incremental delete+insert by order_id (R4): every order touched since the last run (an
-    order_placed, a status change, or a catalog event of one of its SKUs, loaded since the newest last_loaded_at
-    minus var fct_orders_lookback_hours) is re-derived in full from staging and replaces all of that order's
-    rows, so a late refund restates it, a re-sent order with fewer lines drops the stale ones, and a card that
-    arrives after its orders re-points their card_key from the inferred member to the real version. -#}
--- depends_on: {{ ref('stg_events__order_status_changed') }}
+    order_placed, a status change, or a catalog event of one of its SKUs, staged from a file of a load_batch
+    above the table's max(last_load_batch), R12) is re-derived in full from staging and replaces all of that
+    order's rows, so a late refund restates it, a re-sent order with fewer lines drops the stale ones, and a
+    card that arrives after its orders re-points their card_key from the inferred member to the real version. -#}
 -- depends_on: {{ ref('stg_events__card_created') }}
 -- depends_on: {{ ref('stg_events__card_updated') }}
 -- The calendar is built first, so the order_date relationship test never races it (write-audit-publish).
@@ -15,49 +14,47 @@
     on_schema_change='fail'
 ) }}
 
-{%- set lookback_hours = var('fct_orders_lookback_hours') | int %}
-
 with
 {%- if is_incremental() %}
     watermark as (
-        select
-            coalesce(
-                {{ dbt.dateadd('hour', -lookback_hours, 'max(t.last_loaded_at)') }}, cast('1900-01-01' as timestamp)
-            ) as since
+        select coalesce(max(t.last_load_batch), 0) as since
         from {{ this }} as t
     ),
 
     carded_skus as (
         select c.sku from {{ ref('stg_events__card_created') }} as c
-        where c.loaded_at >= (select w.since from watermark as w)
+        where c.load_batch > (select w.since from watermark as w)
         union
         select u.sku from {{ ref('stg_events__card_updated') }} as u
-        where u.loaded_at >= (select w.since from watermark as w)
+        where u.load_batch > (select w.since from watermark as w)
     ),
 
     touched_orders as (
         select p.order_id from {{ ref('stg_events__order_placed') }} as p
-        where p.loaded_at >= (select w.since from watermark as w)
+        where p.load_batch > (select w.since from watermark as w)
         union
         select s.order_id from {{ ref('stg_events__order_status_changed') }} as s
-        where s.loaded_at >= (select w.since from watermark as w)
+        where s.load_batch > (select w.since from watermark as w)
         union
         select l.order_id from {{ ref('stg_events__order_lines') }} as l
         where l.sku in (select c.sku from carded_skus as c)
     ),
 {%- endif %}
 
+{{ order_status_ctes('select t.order_id from touched_orders as t' if is_incremental() else none) }},
+
 placed as (
     -- R4: one order_placed per order_id, the latest by occurred_at (a producer re-sending an order corrects
-    -- it, lines included); at the same instant the greater event_id. placements_loaded_at: the newest load
-    -- of any placement of the order, so an older re-send loaded later still advances the watermark.
+    -- it, lines included); at the same instant the greater event_id. placements_load_batch: the newest
+    -- batch of any placement of the order, so an older re-send staged later still advances the watermark.
     select *
     from (
         select
             o.*,
             row_number() over (partition by o.order_id order by o.occurred_at desc, o.event_id desc)
                 as placement_rank,
-            max(o.loaded_at) over (partition by o.order_id) as placements_loaded_at
+            max(o.loaded_at) over (partition by o.order_id) as placements_loaded_at,
+            max(o.load_batch) over (partition by o.order_id) as placements_load_batch
         from {{ ref('stg_events__order_placed') }} as o
         {%- if is_incremental() %}
             where o.order_id in (select t.order_id from touched_orders as t)
@@ -90,10 +87,15 @@ order_lines as (
             when status.last_loaded_at is null or placed.placements_loaded_at > status.last_loaded_at
                 then placed.placements_loaded_at
             else status.last_loaded_at
-        end as last_loaded_at
+        end as last_loaded_at,
+        case
+            when status.last_load_batch is null or placed.placements_load_batch > status.last_load_batch
+                then placed.placements_load_batch
+            else status.last_load_batch
+        end as order_load_batch
     from lines
     inner join placed on lines.event_id = placed.event_id
-    left join {{ ref('int_order_status_latest') }} as status on lines.order_id = status.order_id
+    left join current_status as status on lines.order_id = status.order_id
 )
 
 select
@@ -119,7 +121,15 @@ select
     cast(o.order_status as varchar) as order_status,
     cast(o.status_reason as varchar) as status_reason,
     cast(o.status_changed_at as timestamptz) as status_changed_at,
-    cast(o.last_loaded_at as timestamptz) as last_loaded_at
+    cast(o.last_loaded_at as timestamptz) as last_loaded_at,
+    -- R12: the newest load_batch among the order's placements, status changes and its card version, the
+    -- incremental watermark (a catalog-only batch advances it too, so it is not re-read next run).
+    cast(
+        case
+            when card.last_load_batch > o.order_load_batch then card.last_load_batch
+            else o.order_load_batch
+        end as bigint
+    ) as last_load_batch
 from order_lines as o
 left join {{ ref('dim_card') }} as card
     on

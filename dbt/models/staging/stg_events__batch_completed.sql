@@ -8,6 +8,7 @@ select
     event_id,
     occurred_at,
     loaded_at,
+    load_batch,
     {{ json_text('payload', 'batch_id') }} as batch_id,
     {{ json_text('payload', 'sku') }} as sku,
     {{ json_text('payload', 'facility') }} as facility,

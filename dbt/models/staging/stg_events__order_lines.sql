@@ -6,11 +6,12 @@ with orders as (
         o.order_id,
         o.occurred_at,
         o.loaded_at,
+        o.load_batch,
         o.payload
     from {{ ref('stg_events__order_placed') }} as o
     {%- if is_incremental() %}
         where
-            o.loaded_at >= ({{ staging_watermark() }})
+            o.load_batch > ({{ staged_through() }})
             and not exists (
                 select 1 from {{ this }} as t
                 where t.event_id = o.event_id
@@ -26,6 +27,7 @@ select
     cast({{ json_text('line.value', 'quantity') }} as integer) as quantity,
     cast({{ json_text('line.value', 'unit_price') }} as decimal(38, 9)) as unit_price,
     orders.occurred_at,
-    orders.loaded_at
+    orders.loaded_at,
+    orders.load_batch
 from orders
 {{ flatten_json_array('orders.payload', 'lines', 'line') }}

@@ -8,6 +8,7 @@ select
     event_id,
     occurred_at,
     loaded_at,
+    load_batch,
     {{ json_text('payload', 'order_id') }} as order_id,
     {{ json_text('payload', 'status') }} as status,
     {{ json_text('payload', 'reason') }} as reason
