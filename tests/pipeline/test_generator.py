@@ -196,3 +196,21 @@ def test_fast_envelope_matches_encode_event(
             event_id="e", event_type="card_created", occurred_at=when, payload=payloads.card_created(card)
         )
         assert fast == slow
+
+
+def test_edge_cases_are_deterministic_and_leave_the_default_stream_alone() -> None:
+    """edge_cases adds hard cases to the stream (tests/dbt/test_oracle_all_cases.py checks each one is there)
+    and keeps its guarantees: exact count, same bytes per seed, every body what its kind says, time order."""
+    edge = list(generate("history", 3000, seed=11, skus=60, edge_cases=True))
+    assert len(edge) == 3000
+    assert [e.body for e in generate("history", 3000, seed=11, skus=60, edge_cases=True)] == [
+        e.body for e in edge
+    ]
+    assert [e.body for e in generate("history", 500, seed=11, skus=60, edge_cases=False)] == [
+        e.body for e in generate("history", 500, seed=11, skus=60)
+    ]
+    assert [e.body for e in edge[:500]] != [e.body for e in generate("history", 500, seed=11, skus=60)]
+    valid = [e.occurred_us for e in edge if e.kind == "valid" and e.occurred_us is not None]
+    assert valid == sorted(valid)
+    for event in edge:
+        assert isinstance(decode(event.body), Rejection) == event.is_malformed

@@ -210,3 +210,68 @@ def test_expected_for_run_combines_both_streams() -> None:
         e.body for e in generate("live", 100, seed=3)
     ]
     assert run == compute(both)
+
+
+def test_oracle_catalog_ties_are_one_instant() -> None:
+    """R7: events of one SKU at one occurred_at are one instant, card_created applied before card_updated,
+    then by event_id; the last is the state (no zero-width version), and a tie that ends where the previous
+    version was is no version at all."""
+    low, high = "00000000-0000-4000-8000-00000000000a", "ffffffff-0000-4000-8000-00000000000b"
+    low5, high5 = "00000000-0000-4000-8000-00000000005a", "ffffffff-0000-4000-8000-00000000005b"
+    traded = replace(CARD_A, team="Miami Heat")
+    repriced = replace(CARD_A, list_price=Decimal("12.00"))
+    bodies = [
+        # created and updated at hour 0: the update wins although its id sorts first
+        body("card_created", at(0), payloads.card_created(CARD_A), high),
+        body("card_updated", at(0), payloads.card_updated(traded), low),
+        # two updates at hour 5: the greater event_id wins
+        body("card_updated", at(5), payloads.card_updated(CARD_A), high5),
+        body("card_updated", at(5), payloads.card_updated(repriced), low5),
+        # two updates at hour 9, the winner equal to the current version: no new version
+        body("card_updated", at(9), payloads.card_updated(traded), "00000000-0000-4000-8000-00000000009a"),
+        body("card_updated", at(9), payloads.card_updated(CARD_A), "ffffffff-0000-4000-8000-00000000000c"),
+        body("order_placed", at(1), payloads.order_placed("O1", "C1", "web", [("A", 1, Decimal("1"))])),
+        body("order_placed", at(6), payloads.order_placed("O2", "C1", "web", [("A", 1, Decimal("1"))])),
+    ]
+    expected = compute(bodies)
+    versions = expected.versions["A"]
+    assert [(v.valid_from, v.team) for v in versions] == [(at(0), "Miami Heat"), (at(5), "Boston Celtics")]
+    assert expected.by_team["Miami Heat", "USD"].units == 1
+    assert [(v.valid_from, v.team, v.event_id) for v in versions] == [
+        (at(0), "Miami Heat", low),
+        (at(5), "Boston Celtics", high5),
+    ]
+    assert expected.card_versions == 2
+    assert expected.line_items["O1", 1].version_event_id == low
+    assert expected.line_items["O2", 1].version_event_id == high5
+
+
+def test_oracle_lines_point_at_versions_and_inferred_members() -> None:
+    """R8/R9: an order before the SKU's first catalog event gets that first version; a SKU never catalogued
+    has no version (an inferred member, "unknown")."""
+    first = "10000000-0000-4000-8000-000000000001"
+    bodies = [
+        body("order_placed", at(1), payloads.order_placed("O1", "C1", "web", [("A", 2, Decimal("1.5"))])),
+        body("order_placed", at(2), payloads.order_placed("O2", "C1", "web", [("X", 1, Decimal("3"))])),
+        body("card_created", at(3), payloads.card_created(CARD_A), first),
+    ]
+    lines = compute(bodies).line_items
+    assert lines["O1", 1].version_event_id == first
+    assert (lines["O1", 1].gross, lines["O1", 1].net, lines["O1", 1].status) == (
+        Decimal(3),
+        Decimal(0),
+        "placed",
+    )
+    assert lines["O2", 1].version_event_id is None
+    assert compute(bodies).by_team["unknown", "USD"].units == 1
+
+
+def test_oracle_batch_completed_before_it_started() -> None:
+    """R10: a completion dated before its start has no cycle time and is flagged, never negative."""
+    bodies = [
+        body("batch_started", at(5), payloads.batch_started("B1", "A", "dallas-tx", 10)),
+        body("batch_completed", at(4), payloads.batch_completed("B1", "A", "dallas-tx", 10, 10, 1)),
+    ]
+    batch = compute(bodies).batches["B1"]
+    assert (batch.cycle_time, batch.defective) == (None, 1)
+    assert batch.inconsistent_times

@@ -1,36 +1,47 @@
 """The expected gold numbers, computed in plain Python from the generated message bodies (no SQL).
 
-The dbt marts implement the same rules; an end-to-end test compares the two. Rules:
+The dbt marts implement the same rules (documented in dbt/models/marts/_orders.yml and _cards_ops.yml,
+R-numbers below); end-to-end tests compare the two. This module never reads the SQL: each rule is stated
+here and coded from the statement. `generate(..., edge_cases=True)` produces inputs that hit every one of
+them; tests/dbt/test_oracle_all_cases.py compares the marts with this oracle on such a stream after
+incremental runs (late loads included) and after a full refresh. Rules:
 
 * Input: every body the producers sent (journal rows and/or published messages). A body counts only if
   `cardpipe.contracts.codec.decode` accepts it: quarantined (malformed) events never count.
-* Duplicates: events are deduplicated by event_id; a duplicate counts once.
-* Orders: line gross revenue = quantity * unit_price, exact Decimal (no rounding anywhere), in the
+* Duplicates: events are deduplicated by event_id; a duplicate counts once. Arrival and load order never
+  matter (nor when a file was loaded: a load committed late with an old timestamp counts like any other).
+* Currencies (R1): line gross revenue = quantity * unit_price, exact Decimal (no rounding anywhere), in the
   order's currency; sums are kept per currency (`by_currency`); `totals` is only defined while every
   order has one currency (it raises otherwise: adding USD to JPY is the bug it guards against).
-  An order_id's placement is its latest order_placed by occurred_at (ties: the greater event_id): a
-  re-sent order replaces the earlier one, lines included.
-  The order's current status is the status of its latest order_status_changed by occurred_at; at
-  the same instant refunded > cancelled > delivered > shipped > paid, then the greater event_id; an
-  order with none is "placed". A late-arriving status change therefore wins if it occurred later.
-  Net revenue of a line = gross while the status is paid, shipped or delivered, else 0 (placed is not
-  paid yet; cancelled and refunded are reversed). Status changes of unknown orders are ignored.
+* Re-sent orders (R4): an order_id's placement is its latest order_placed by occurred_at (same instant: the
+  greater event_id): a re-sent order replaces the earlier one, lines included (fewer lines drop the rest).
+* Status (R5): the order's current status is the status of its latest order_status_changed by
+  occurred_at; at the same instant refunded > cancelled > delivered > shipped > paid, then the greater
+  event_id; an order with none is "placed". A late-arriving status change therefore wins if it occurred
+  later. Status changes of unknown orders are ignored.
+* Net revenue (R6) of a line = gross while the status is paid, shipped or delivered, else 0 (placed is not
+  paid yet; cancelled and refunded are reversed).
+* Card at order time (R9, R8): a line's catalog version is the SKU's version in effect when the order
+  occurred (valid_from <= order occurred_at < valid_to), the first version reaching back to the beginning
+  of time (an order placed before the SKU's first catalog event gets that first version); a SKU with no
+  catalog event at all is an inferred member, player/team "unknown" (`version_event_id` None).
 * Demand per SKU, per player and per team: units (sum of quantity), gross and net revenue of the lines.
-  A line's player and team are those of the SKU's catalog version in effect when the order occurred
-  (valid_from <= order occurred_at < valid_to, the first version reaching back to the beginning of
-  time); a SKU with no catalog event at all gets the player/team "unknown".
 * Totals: orders, lines, units, gross and net revenue; orders by current status.
-* Batches: the latest batch_started and batch_completed of a batch by occurred_at (then event_id;
-  the marts break same-instant ties by load order, which bodies do not carry) are its events.
+* Batches (R10): the latest batch_started and batch_completed of a batch by occurred_at (then event_id;
+  the marts break same-instant ties by load order, which bodies do not carry: the generator never emits
+  such a tie) are its events: a re-sent completion with corrected counts replaces the earlier one.
   Planned units (batch_completed's, else batch_started's), produced and defective (from
   batch_completed; None while not completed), defect_rate = defective / produced (None if produced is
   0 or not completed), cycle time = completed.occurred_at - started.occurred_at (None if either is
-  missing). Facility defect rate = sum(defective) / sum(produced) over completed batches (None if 0).
-  Rates are exact Decimal quotients (28 significant digits): compare them rounded, e.g. to 6 places.
-* Cards: number of SKUs (with at least one card_created/card_updated) and SCD2 versions: a SKU's catalog
-  events ordered by occurred_at (then event_id); a new version starts when any attribute of the payload
-  (player_name, team, sport, set_name, set_year, parallel, print_run, is_rookie, list_price) differs
-  from the current version. valid_from = occurred_at of the event that started the version.
+  missing, or if the completion is dated before the start: `inconsistent_times`). Facility defect rate =
+  sum(defective) / sum(produced) over completed batches (None if 0). Rates are exact Decimal quotients
+  (28 significant digits): compare them rounded, e.g. to 6 places.
+* Cards (R7): number of SKUs (with at least one card_created/card_updated) and SCD2 versions. A SKU's
+  catalog events at one occurred_at are one instant: applied card_created before card_updated, then by
+  event_id, the last of them is the state at that instant (and the version's `event_id`). Instants in
+  occurred_at order; a new version starts when any attribute of the instant's state (player_name, team,
+  sport, set_name, set_year, parallel, print_run, is_rookie, list_price) differs from the current
+  version. valid_from = the instant (the marts backdate a SKU's first version to the beginning of time).
 """
 
 from __future__ import annotations
@@ -77,15 +88,37 @@ class Batch:
     defective: int | None
     defect_rate: Decimal | None
     cycle_time: timedelta | None
+    inconsistent_times: bool = False  # the completion is dated before the start (cycle_time is None)
 
 
 @dataclass(frozen=True)
 class CardVersion:
     sku: str
     valid_from: datetime
+    # player_name, team, sport, set_name, set_year, parallel, print_run, is_rookie, list_price, its currency
     attributes: tuple[Any, ...]
     player_name: str
     team: str
+    event_id: str = ""  # the catalog event whose state this version is (the last of its instant)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of an order's current placement, as fct_orders must show it."""
+
+    order_id: str
+    line_number: int
+    sku: str
+    customer_id: str
+    currency: str
+    ordered_at: datetime
+    quantity: int
+    unit_price: Decimal
+    gross: Decimal
+    net: Decimal
+    status: str
+    # the dim_card version in effect at ordered_at: its event_id, None for an inferred member (R8)
+    version_event_id: str | None
 
 
 @dataclass
@@ -100,6 +133,8 @@ class Expected:
     by_currency: dict[str, Sales] = field(default_factory=lambda: defaultdict(Sales))
     # (order_id, line_number) -> (quantity, gross, net, status): the order lines of current placements
     order_lines: dict[tuple[str, int], tuple[int, Decimal, Decimal, str]] = field(default_factory=dict)
+    # (order_id, line_number) -> every field of the line
+    line_items: dict[tuple[str, int], Line] = field(default_factory=dict)
     orders_by_status: Counter[str] = field(default_factory=Counter)
     order_status: dict[str, str] = field(default_factory=dict)
     # (sku | player | team, currency) -> sales: money is only ever summed within one currency
@@ -153,20 +188,30 @@ def accepted_events(bodies: Iterable[bytes], expected: Expected) -> list[Decoded
     return events
 
 
+# R7: at one instant of a SKU, card_created is applied before card_updated (then event_id): the last wins.
+_CATALOG_TIE_ORDER = {"card_created": 0, "card_updated": 1}
+
+
 def _versions(events: list[DecodedEvent]) -> dict[str, list[CardVersion]]:
-    catalog = sorted(
-        (e for e in events if e.event_type in ("card_created", "card_updated")),
-        key=lambda e: (e.occurred_at, e.event_id),
-    )
+    last_of_instant: dict[tuple[str, datetime], DecodedEvent] = {}
+    for event in events:
+        if event.event_type not in _CATALOG_TIE_ORDER:
+            continue
+        instant = (event.payload["sku"], event.occurred_at)
+        current = last_of_instant.get(instant)
+        if current is None or (_CATALOG_TIE_ORDER[event.event_type], event.event_id) > (
+            _CATALOG_TIE_ORDER[current.event_type],
+            current.event_id,
+        ):
+            last_of_instant[instant] = event
     versions: dict[str, list[CardVersion]] = defaultdict(list)
-    for event in catalog:
-        sku = event.payload["sku"]
+    for (sku, at), event in sorted(last_of_instant.items(), key=lambda item: item[0]):
         attributes = _card_attributes(event.payload)
         history = versions[sku]
         if not history or history[-1].attributes != attributes:
             history.append(
                 CardVersion(
-                    sku, event.occurred_at, attributes, event.payload["player_name"], event.payload["team"]
+                    sku, at, attributes, event.payload["player_name"], event.payload["team"], event.event_id
                 )
             )
     return dict(versions)
@@ -219,6 +264,8 @@ def _batches(events: list[DecodedEvent], expected: Expected) -> None:
         if done:
             produced_by[source["facility"]] += produced or 0
             defective_by[source["facility"]] += defective or 0
+        cycle_time = done.occurred_at - start.occurred_at if done and start else None
+        inconsistent = cycle_time is not None and cycle_time < timedelta(0)
         expected.batches[batch_id] = Batch(
             batch_id=batch_id,
             sku=source["sku"],
@@ -227,7 +274,8 @@ def _batches(events: list[DecodedEvent], expected: Expected) -> None:
             produced=produced,
             defective=defective,
             defect_rate=_rate(defective, produced) if done and defective is not None else None,
-            cycle_time=done.occurred_at - start.occurred_at if done and start else None,
+            cycle_time=None if inconsistent else cycle_time,
+            inconsistent_times=inconsistent,
         )
     expected.facility_defect_rate = {f: _rate(defective_by[f], produced_by[f]) for f in produced_by}
 
@@ -254,7 +302,22 @@ def compute(bodies: Iterable[bytes]) -> Expected:
             version = _version_at(expected.versions.get(line["sku"]), event.occurred_at)
             expected.lines += 1
             expected.by_currency[currency].add(quantity, gross, net)
-            expected.order_lines[order_id, int(line["line_number"])] = (quantity, gross, net, status)
+            line_number = int(line["line_number"])
+            expected.order_lines[order_id, line_number] = (quantity, gross, net, status)
+            expected.line_items[order_id, line_number] = Line(
+                order_id=order_id,
+                line_number=line_number,
+                sku=line["sku"],
+                customer_id=event.payload["customer_id"],
+                currency=currency,
+                ordered_at=event.occurred_at,
+                quantity=quantity,
+                unit_price=Decimal(line["unit_price"]),
+                gross=gross,
+                net=net,
+                status=status,
+                version_event_id=version.event_id if version else None,
+            )
             expected.by_sku[line["sku"], currency].add(quantity, gross, net)
             player, team = (version.player_name, version.team) if version else (UNKNOWN, UNKNOWN)
             expected.by_player[player, currency].add(quantity, gross, net)

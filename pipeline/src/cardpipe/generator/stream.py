@@ -4,6 +4,20 @@ Time is compressed: follow-ups (payment, shipping, delivery, refunds, batch comp
 are scheduled a number of *event slots* later rather than real hours, so order lifecycles complete in a
 stream of any size. Each slot advances the clock by about span / events, so `history` fills the 30 days
 before ANCHOR and `live` the day after it.
+
+`edge_cases=True` adds, deterministically per seed, the inputs that decide each mart rule (issue 10), so an
+end-to-end comparison with the oracle exercises every one of them (off by default: it changes the stream,
+and tests elsewhere pin the default stream's bytes):
+
+* status ties: some orders get `delivered` and `refunded` at one instant, some `paid` and `shipped` (R5);
+* catalog ties: some SKUs get a `card_updated` at the instant of their `card_created`, some updates a second
+  `card_updated` (other attributes) at the same instant (R7);
+* re-sent orders: an order_id placed again later (a few at the same instant) with one line fewer and other
+  quantities and prices (R4);
+* late cards (history): two of the most demanded SKUs get their `card_created` only after ~40% of the
+  span, after orders for them (R8, backdated first version); one more is ordered but never catalogued;
+* corrected batches: some batches get a second `batch_completed`, later, with corrected counts (R10). Never
+  at the completion's instant: the marts break that tie by load order, which bodies do not carry.
 """
 
 from __future__ import annotations
@@ -116,8 +130,29 @@ def _event_id(rng: random.Random) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+# edge_cases: shares of the hard cases (drawn from their own random stream, never from the main one)
+EDGE_STATUS_TIE = 0.3  # of refunded orders: refunded at the instant of delivery
+EDGE_PAID_SHIPPED_TIE = 0.05  # of shipped orders: shipped at the instant of payment
+EDGE_CREATED_TIE = 0.15  # of created SKUs: a card_updated at the instant of card_created
+EDGE_UPDATE_TIE = 0.3  # of card updates: a second card_updated at the same instant
+EDGE_RESENT_ORDER = 0.08  # of orders with 2+ lines: re-sent with a line fewer
+EDGE_RESENT_SAME_INSTANT = 0.2  # of re-sent orders: at the original's instant (the greater event_id wins)
+EDGE_CORRECTED_BATCH = 0.2  # of batches: a later batch_completed with corrected counts
+EDGE_LATE_CARD_AT = 0.4  # share of the span after which late SKUs get their first catalog event
+
+
+def edge_skus(world: World) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """With edge_cases: (late SKUs, never-catalogued SKUs), chosen among the most demanded so they sell."""
+    cum = world.demand_cum_weights
+    weights = [b - a for a, b in zip((0.0, *cum), cum, strict=False)]
+    ranked = [world.cards[i].sku for i in sorted(range(len(weights)), key=lambda i: (-weights[i], i))]
+    return tuple(ranked[1:3]), tuple(ranked[3:4])
+
+
 class _StreamBuilder:
-    def __init__(self, world: World, stream: Stream, events: int, seed: int, rates: Rates) -> None:
+    def __init__(  # noqa: PLR0917 - internal
+        self, world: World, stream: Stream, events: int, seed: int, rates: Rates, edge_cases: bool
+    ) -> None:
         self.world = world
         self.stream = stream
         self.events = events
@@ -136,6 +171,25 @@ class _StreamBuilder:
         self.prefix = f"{stream[0].upper()}{seed}"
         self.orders = 0
         self.batches = 0
+        self.edge: random.Random | None = None
+        self.no_catalog: set[str] = set()  # SKUs that must not get a catalog event (yet)
+        if edge_cases:
+            self._plan_edge_cases(seed, start, span)
+
+    def _plan_edge_cases(self, seed: int, start: datetime, span: timedelta) -> None:
+        self.edge = random.Random(f"{self.stream}:{seed}:edge")
+        late, never = edge_skus(self.world)
+        self.no_catalog = set(never)
+        if self.stream != "history":
+            return
+        self.no_catalog |= set(late)
+        self.to_create = [card for card in self.to_create if card.sku not in self.no_catalog]
+        for sku in late:
+            at = _micros(start + span * EDGE_LATE_CARD_AT)
+            self._schedule(at, "card_created", payloads.card_created(self.cards[sku]))
+
+    def _edge(self, share: float) -> bool:
+        return self.edge is not None and self.edge.random() < share
 
     # ----------------------------------------------------------------- scheduling
 
@@ -163,9 +217,13 @@ class _StreamBuilder:
         self._tick()
         if self.pending and self.pending[0][0] <= self.now:
             due, _, event_type, payload = heapq.heappop(self.pending)
+            if event_type == "card_created":  # a late card: catalogued from now on
+                self.no_catalog.discard(payload.card.sku)  # type: ignore[attr-defined]
             return self._encode(event_type, due, payload)
         if self.to_create:
             card = self.to_create.pop()
+            if self._edge(EDGE_CREATED_TIE):
+                self._same_instant_update(card)
             return self._encode("card_created", self.now, payloads.card_created(card))
         roll = self.rng.random()
         if roll < 0.80:
@@ -194,9 +252,30 @@ class _StreamBuilder:
         currency, rate, minor = customer_currency(customer)
         priced = [(sku, qty, max(minor, (price * rate).quantize(minor))) for sku, qty, price in lines]
         self._plan_lifecycle(order_id)
+        if len(priced) > 1 and self._edge(EDGE_RESENT_ORDER):
+            self._resend_order(order_id, customer, channel, priced, (currency, minor))
         return self._encode(
             "order_placed", self.now, payloads.order_placed(order_id, customer, channel, priced, currency)
         )
+
+    def _resend_order(
+        self,
+        order_id: str,
+        customer: str,
+        channel: str,
+        lines: list[tuple[str, int, Decimal]],
+        currency: tuple[str, Decimal],
+    ) -> None:
+        """The producer corrects an order: same order_id, a line fewer, other quantities and prices."""
+        assert self.edge is not None
+        code, minor = currency
+        fewer = [
+            (sku, qty % 7 + 1, max(minor, (price * Decimal("1.1")).quantize(minor)))
+            for sku, qty, price in lines[:-1]
+        ]
+        same_instant = self.edge.random() < EDGE_RESENT_SAME_INSTANT
+        due = self.now if same_instant else self.now + self.dt * self.edge.randint(5, 300)
+        self._schedule(due, "order_placed", payloads.order_placed(order_id, customer, channel, fewer, code))
 
     def _plan_lifecycle(self, order_id: str) -> None:
         """paid -> shipped -> delivered; ~2% cancelled unpaid, ~5% cancelled paid, ~5% refunded."""
@@ -220,10 +299,14 @@ class _StreamBuilder:
             return
         shipped = paid + self.dt * self.rng.randint(20, 200)
         delivered = shipped + self.dt * self.rng.randint(50, 400)
+        if self._edge(EDGE_PAID_SHIPPED_TIE):
+            shipped = paid
         self._schedule(shipped, "order_status_changed", payloads.status_changed(order_id, "shipped"))
         self._schedule(delivered, "order_status_changed", payloads.status_changed(order_id, "delivered"))
         if fate < 0.12:
             refunded = delivered + self.dt * self.rng.randint(20, 600)
+            if self._edge(EDGE_STATUS_TIE):
+                refunded = delivered
             self._schedule(
                 refunded,
                 "order_status_changed",
@@ -245,15 +328,35 @@ class _StreamBuilder:
             "batch_completed",
             payloads.batch_completed(batch_id, sku, facility, planned, produced, defective),
         )
+        if self.edge is not None and self._edge(EDGE_CORRECTED_BATCH):
+            # a recount: strictly later than the first completion (a tie would be decided by load order)
+            recounted = produced - 1
+            corrected = max(0, min(recounted, defective + self.edge.choice((-3, -1, 1, 2, 5))))
+            self._schedule(
+                done + self.dt * self.edge.randint(1, 200),
+                "batch_completed",
+                payloads.batch_completed(batch_id, sku, facility, planned, recounted, corrected),
+            )
         return self._encode(
             "batch_started", self.now, payloads.batch_started(batch_id, sku, facility, planned)
         )
 
     def _card_update(self) -> GeneratedEvent:
         card: CardState = self.rng.choice(self.world.cards)
+        if card.sku in self.no_catalog:
+            return self._order()  # edge_cases: a late SKU's first catalog event is its card_created
         updated = mutate_card(self.rng, self.cards[card.sku])
         self.cards[card.sku] = updated
+        if self._edge(EDGE_UPDATE_TIE):
+            self._same_instant_update(updated)
         return self._encode("card_updated", self.now, payloads.card_updated(updated))
+
+    def _same_instant_update(self, card: CardState) -> None:
+        """Another card_updated of the SKU at this very instant, with other attributes (R7's tie)."""
+        assert self.edge is not None
+        other = mutate_card(self.edge, card)
+        self.cards[card.sku] = other
+        self._schedule(self.now, "card_updated", payloads.card_updated(other))
 
     def malformed(self) -> GeneratedEvent:
         kind = self.rng.choice(MALFORMED_KINDS)
@@ -307,11 +410,13 @@ def generate(
     rates: Rates | None = None,
     skus: int = 1000,
     world: World | None = None,
+    edge_cases: bool = False,
 ) -> Iterator[GeneratedEvent]:
-    """Yield exactly `events` events of a stream (history starts with a card_created per SKU)."""
+    """Yield exactly `events` events of a stream (history starts with a card_created per SKU but the late
+    and never-catalogued SKUs of `edge_cases`, which adds the other hard cases too: see the module doc)."""
     if stream not in SPANS:
         raise ValueError(f"stream must be 'history' or 'live', got {stream!r}")
     if events < 0:
         raise ValueError(f"events must be >= 0, got {events}")
     world = world if world is not None else build_world(seed, skus=skus)
-    return _StreamBuilder(world, stream, events, seed, rates or Rates()).run()
+    return _StreamBuilder(world, stream, events, seed, rates or Rates(), edge_cases).run()
