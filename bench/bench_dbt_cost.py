@@ -81,6 +81,13 @@ def dbt_elapsed(target: Path) -> float:
     return float(json.loads((target / "run_results.json").read_text())["elapsed_time"])
 
 
+def slowest_models(target: Path, n: int = 6) -> str:
+    """The run's n slowest models with their seconds: where an incremental run's time goes."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    ranked = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:n]
+    return ", ".join(f"{r['unique_id'].split('.')[-1]} {r['execution_time']:.2f}" for r in ranked)
+
+
 @dataclass(frozen=True)
 class Figures:
     events: int
@@ -129,8 +136,10 @@ def measure(scale: int, growth: float, workers: int, data_dir: Path) -> Figures:
     run([CARDPIPE, "load"], env)
     incremental_wall = run(dbt, env, cwd=ROOT / "dbt")
     incremental_dbt = dbt_elapsed(target)
+    print(f"    incremental, slowest models (s): {slowest_models(target)}", flush=True)
     full_wall = run([*dbt, "--full-refresh"], env, cwd=ROOT / "dbt")
     full_dbt = dbt_elapsed(target)
+    print(f"    full refresh, slowest models (s): {slowest_models(target)}", flush=True)
     figures = Figures(scale, new_events, incremental_dbt, incremental_wall, full_dbt, full_wall)
     print(
         f"  {scale:,} events +{new_events:,}: incremental {incremental_dbt:.1f} s dbt "
