@@ -62,6 +62,7 @@ class SnowflakeEnv:
     credit_quota: int
     load_wh_size: str
     transform_wh_size: str
+    transform_large_wh_size: str
     bi_wh_size: str
     auto_suspend_seconds: int
 
@@ -73,11 +74,13 @@ class SnowflakeEnv:
         }[role]
 
     def warehouse_size(self, warehouse: str) -> str:
-        return {
-            "LOAD_WH": self.load_wh_size,
-            "TRANSFORM_WH": self.transform_wh_size,
-            "BI_WH": self.bi_wh_size,
-        }[warehouse]
+        sizes = {
+            names.ROLE_WAREHOUSES[names.LOADER]: self.load_wh_size,
+            names.ROLE_WAREHOUSES[names.TRANSFORMER]: self.transform_wh_size,
+            names.ROLE_WAREHOUSES[names.REPORTER]: self.bi_wh_size,
+            names.TRANSFORM_LARGE_WAREHOUSE: self.transform_large_wh_size,
+        }
+        return sizes[warehouse]
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,7 @@ def get_config(env: str) -> EnvConfig:
         credit_quota=r.get("snowflake.credit_quota", int, hint="monthly credit quota (integer)"),
         load_wh_size=_wh(r, "snowflake.load_wh_size"),
         transform_wh_size=_wh(r, "snowflake.transform_wh_size"),
+        transform_large_wh_size=_wh(r, "snowflake.transform_large_wh_size"),
         bi_wh_size=_wh(r, "snowflake.bi_wh_size"),
         auto_suspend_seconds=r.get("snowflake.auto_suspend_seconds", int, hint="seconds (integer)"),
     )

@@ -117,7 +117,7 @@ class SnowflakeStack(TerraformStack):
                 provider=sysadmin,
                 depends_on=[monitor_grant],
             )
-            for wh in names.ROLE_WAREHOUSES.values()
+            for wh in names.WAREHOUSES
         }
         self.roles = {
             r: AccountRole(self, f"role-{r.lower()}", name=r, provider=useradmin)
@@ -129,6 +129,15 @@ class SnowflakeStack(TerraformStack):
             self._grant_account_object(
                 f"{role_name.lower()}-wh", role.name, "WAREHOUSE", warehouse.name, ["USAGE"]
             )
+            # Warehouses a role may switch to (dbt's per-model snowflake_warehouse): USAGE, never a default.
+            for extra in names.ROLE_EXTRA_WAREHOUSES.get(role_name, ()):
+                self._grant_account_object(
+                    f"{role_name.lower()}-{extra.lower()}",
+                    role.name,
+                    "WAREHOUSE",
+                    self.warehouses[extra].name,
+                    ["USAGE"],
+                )
             self._grant_account_object(
                 f"{role_name.lower()}-db", role.name, "DATABASE", self.database.name, ["USAGE"]
             )

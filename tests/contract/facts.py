@@ -345,6 +345,38 @@ def collect(artifacts: Artifacts, runtime: dict[str, Any]) -> list[Fact]:
         {r: w for r, w in names.ROLE_WAREHOUSES.items() if r in roles and w in whs},
         '"name": "TRANSFORM_WH"',
     )
+    # dbt's heavy marts switch to the large warehouse (snowflake_warehouse): infra must create it and let
+    # TRANSFORMER use it, and dbt must name that warehouse (var default, and what the parsed models carry).
+    large = [names.TRANSFORM_LARGE_WAREHOUSE]
+    f = fact("transform_large_warehouse", large)
+    wh_names = {
+        f"${{snowflake_warehouse.{rid}.name}}": w["name"]
+        for rid, w in sf.get("resource", {}).get("snowflake_warehouse", {}).items()
+    }
+    transformer_ref = _addr(sf, "snowflake_account_role", "name", name=names.TRANSFORMER)
+    transformer_whs = {
+        wh_names.get(g["on_account_object"]["object_name"], g["on_account_object"]["object_name"])
+        for g in _resources(sf, "snowflake_grant_privileges_to_account_role")
+        if g["account_role_name"] == transformer_ref
+        and g.get("on_account_object", {}).get("object_type") == "WAREHOUSE"
+        and "USAGE" in g["privileges"]
+    }
+    f.see(
+        "infra.snowflake",
+        sorted(transformer_whs - {names.ROLE_WAREHOUSES[names.TRANSFORMER]}),
+        f'"name": "{names.TRANSFORM_LARGE_WAREHOUSE}"',
+    )
+    f.see(
+        "dbt.project",
+        [str(project.get("vars", {}).get(names.DBT_VAR_LARGE_WAREHOUSE))],
+        f"{names.DBT_VAR_LARGE_WAREHOUSE}: {names.TRANSFORM_LARGE_WAREHOUSE}",
+    )
+    routed = {
+        n["config"].get("snowflake_warehouse")
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["config"].get("snowflake_warehouse")
+    }
+    f.see("dbt.manifest", sorted(routed), f'"snowflake_warehouse": "{names.TRANSFORM_LARGE_WAREHOUSE}"')
     f = fact("loader_identity", {"role": names.LOADER, "warehouse": names.ROLE_WAREHOUSES[names.LOADER]})
     f.see("cardpipe:settings", runtime["snowflake_identity"])
     for env in _resources(aws, "aws_mwaa_environment"):

@@ -9,11 +9,14 @@ models or unit tests it concerns, and the fixture runs every one of them against
 when it goes stale either way. Every model's Snowflake rendering (full and incremental branch) and every
 DDL/DML statement dbt sent for a model, executed or refused, goes through sqlfluff's Snowflake grammar.
 
-The runs use a copy of dbt_project.yml that differs in two settings, each for one entry of NOT_EXECUTED:
-persist_docs is off (its comment statements are probed one by one instead), and incremental tmp relations
-are transient tables (dbt-snowflake's `tmp_relation_type: transient`) rather than temporary views, so the
-incremental SELECT still runs on fakesnow. Models, macros, tests and seeds are the project's own files
-(symlinks).
+The runs use a copy of dbt_project.yml that differs in three settings, each for one entry of NOT_EXECUTED:
+persist_docs is off (its comment statements are probed one by one instead), incremental tmp relations are
+transient tables (dbt-snowflake's `tmp_relation_type: transient`) rather than temporary views, so the
+incremental SELECT still runs on fakesnow, and var transform_large_warehouse names the profile's warehouse (no
+USE WAREHOUSE switch: fakesnow has no current_warehouse(); probed instead). Models, macros, tests and seeds
+are the project's own files (symlinks), except macros/query_tag.sql, whose one ALTER SESSION call prints the
+statement instead (fakesnow implements no QUERY_TAG): every node's JSON tag is still computed at run time, and
+each printed statement is probed against fakesnow.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ LEDGER = frozenset({"stg_raw__loaded_files"})  # R12: the staging ledger of load
 INCREMENTAL = (
     STAGING | LEDGER | {"fct_orders", "dim_card", "fct_batch_performance", "dim_customer", "fct_daily_demand"}
 )
+LARGE_WAREHOUSE_MODELS = frozenset({"fct_orders", "fct_daily_demand"})  # snowflake_warehouse in _orders.yml
+PROFILE_WAREHOUSE = names.ROLE_WAREHOUSES[names.TRANSFORMER]
 VIEWS = frozenset({"int_card_versions", "int_order_status_latest"})
 REFERENCE = frozenset({"stg_fx_rates"})  # a staging table from the seed, rebuilt in full (small)
 REPORTS = frozenset({"rpt_orders_reporting_currency"})  # views in the marts schema
@@ -90,6 +95,14 @@ UNIT_TMP_TABLE = (
 VIEW_COLUMN_COMMENTS = 'create or replace view ... ("COL" COMMENT $$...$$, ...) as (...)  [persist_docs]'
 ALTER_COLUMN_COMMENTS = 'alter table ... alter "COL" COMMENT $$...$$, ...  [persist_docs]'
 QUOTED_RELATION_COMMENT = "comment on table|view ... IS $$<description with a ' in it>$$  [persist_docs]"
+QUERY_TAG = "alter session set query_tag = '<json>' | alter session unset query_tag  [macros/query_tag.sql]"
+WAREHOUSE_SWITCH = "select current_warehouse() as warehouse  [pre_model_hook, then USE WAREHOUSE]"
+# The one statement of macros/query_tag.sql the harness replaces, and what it prints instead.
+QUERY_TAG_CALL = "{%- do run_query(sportscards_query_tag_statement(tag)) -%}"
+QUERY_TAG_PRINT = (
+    "{{- print('QUERY_TAG_STATEMENT ' ~ tojson({'node': model.unique_id, "
+    "'sql': sportscards_query_tag_statement(tag)})) -}}"
+)
 
 # What fakesnow (0.12) cannot execute of dbt's Snowflake SQL: statement -> (the exact models or unit tests it
 # refuses it for, the error fakesnow gives, why). Every entry is run against fakesnow below; each statement
@@ -129,6 +142,20 @@ NOT_EXECUTED: dict[str, tuple[frozenset[str], str, str]] = {
         "server error (the connector retries a 500 until its network timeout, so dbt would hang: "
         "persist_docs is off in the runs and each comment statement is probed instead). Comments without a "
         "quote execute",
+    ),
+    QUERY_TAG: (
+        MODELS | SEEDS,
+        "not implemented",
+        "fakesnow 0.12 implements no ALTER SESSION ... QUERY_TAG: the harness's query_tag.sql prints each "
+        "statement (built by the project's own macros, per node, at run time) and the fixture runs it here; "
+        "data tests print theirs too (test_every_node_runs_under_its_own_json_query_tag)",
+    ),
+    WAREHOUSE_SWITCH: (
+        LARGE_WAREHOUSE_MODELS,
+        "current_warehouse does not exist",
+        "dbt-snowflake asks current_warehouse() before USE WAREHOUSE <snowflake_warehouse> (to switch back "
+        "after): fakesnow lacks the function, so the runs keep these models on the profile's warehouse and "
+        "the two statements are probed (USE WAREHOUSE itself executes)",
     ),
 }
 
@@ -187,12 +214,20 @@ class Invocation:
     proc: subprocess.CompletedProcess[str]
     results: dict[str, dict[str, Any]]
     statements: list[tuple[str, str]]
+    invocation_id: str = ""
 
     def status(self) -> dict[str, str]:
         return {node: r["status"] for node, r in self.results.items()}
 
     def last_statement(self, node: str) -> str:
         return [sql for uid, sql in self.statements if uid.endswith(f".{node}")][-1]
+
+    def query_tag_statements(self) -> list[tuple[str, str]]:
+        """(node unique_id, ALTER SESSION statement) printed by the harness's query_tag.sql, in order."""
+        prefix = "QUERY_TAG_STATEMENT "
+        lines = self.proc.stdout.splitlines()
+        printed = [json.loads(x[len(prefix) :]) for x in lines if x.startswith(prefix)]
+        return [(p["node"], p["sql"]) for p in printed]
 
 
 @dataclass
@@ -209,8 +244,15 @@ class Fakesnow:
             return self.projects[key]
         path = self.work / f"project-{key}"
         path.mkdir()
-        for name in ("models", "macros", "tests", "seeds"):
+        for name in ("models", "tests", "seeds"):
             (path / name).symlink_to(DBT_DIR / name)
+        (path / "macros").mkdir()
+        for macro in (DBT_DIR / "macros").iterdir():
+            if macro.name != "query_tag.sql":
+                (path / "macros" / macro.name).symlink_to(macro)
+        query_tag = (DBT_DIR / "macros/query_tag.sql").read_text()
+        assert query_tag.count(QUERY_TAG_CALL) == 1, "macros/query_tag.sql changed: update QUERY_TAG_CALL"
+        (path / "macros/query_tag.sql").write_text(query_tag.replace(QUERY_TAG_CALL, QUERY_TAG_PRINT))
         (path / "fakesnow_macros").mkdir()
         (path / "fakesnow_macros/persist_docs_statements.sql").write_text(PERSIST_DOCS_MACRO)
         project = yaml.safe_load((DBT_DIR / "dbt_project.yml").read_text())
@@ -222,6 +264,9 @@ class Fakesnow:
         assert "+tmp_relation_type" not in models
         if tmp_relation_type:
             models["+tmp_relation_type"] = tmp_relation_type
+        # WAREHOUSE_SWITCH: the heavy marts stay on the profile's warehouse here (the switch is probed).
+        assert project["vars"][names.DBT_VAR_LARGE_WAREHOUSE] == names.TRANSFORM_LARGE_WAREHOUSE
+        project["vars"][names.DBT_VAR_LARGE_WAREHOUSE] = PROFILE_WAREHOUSE
         project["macro-paths"] = [*project["macro-paths"], "fakesnow_macros"]
         (path / "dbt_project.yml").write_text(yaml.safe_dump(project, sort_keys=False))
         (path / "profiles.yml").write_text(
@@ -240,8 +285,8 @@ class Fakesnow:
                                 "protocol": "http",
                                 "database": DATABASE,
                                 "schema": PROFILE_SCHEMA,
-                                "warehouse": "TRANSFORM_WH",
-                                "role": "TRANSFORMER",
+                                "warehouse": PROFILE_WAREHOUSE,
+                                "role": names.TRANSFORMER,
                                 "threads": 4,
                             }
                         },
@@ -278,8 +323,11 @@ class Fakesnow:
             stdout, stderr = popen.communicate(timeout=600)
             proc = subprocess.CompletedProcess(popen.args, popen.returncode, stdout, stderr)
             results: dict[str, dict[str, Any]] = {}
+            invocation_id = ""
             if args[0] != "run-operation":
-                for r in json.loads((target_dir / "run_results.json").read_text())["results"]:
+                run_results = json.loads((target_dir / "run_results.json").read_text())
+                invocation_id = run_results["metadata"]["invocation_id"]
+                for r in run_results["results"]:
                     results[r["unique_id"].split(".")[-1]] = r
             statements = []
             for line in (logs / "dbt.log").read_text().splitlines():
@@ -287,7 +335,7 @@ class Fakesnow:
                 if event["info"]["name"] == "SQLQuery":
                     node = event["data"].get("node_info", {}).get("unique_id", "")
                     statements.append((node, event["data"]["sql"]))
-            return Invocation(name, proc, results, statements)
+            return Invocation(name, proc, results, statements, invocation_id)
 
         return finish
 
@@ -446,6 +494,30 @@ def runs(fakesnow_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         except snowflake.connector.errors.Error as e:
             error = str(e)
         out["persist_docs"].append({**statement, "error": error})
+    # QUERY_TAG: every statement the runs printed, executed here; WAREHOUSE_SWITCH: what dbt-snowflake's
+    # pre_model_hook sends for a model whose snowflake_warehouse differs from the profile's (read from the
+    # manifest of the runs, where the var names the profile's warehouse), then the USE WAREHOUSE.
+    out["query_tag_probes"] = {}
+    for sql in dict.fromkeys(sql for inv in out["invocations"] for _, sql in inv.query_tag_statements()):
+        try:
+            probe.execute(sql)
+            out["query_tag_probes"][sql] = None
+        except snowflake.connector.errors.Error as e:
+            out["query_tag_probes"][sql] = str(e)
+    manifest = json.loads((work / "target-transient/manifest.json").read_text())
+    out["warehouse_models"] = {
+        n["name"]: n["config"].get("snowflake_warehouse")
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["config"].get("snowflake_warehouse")
+    }
+    out["warehouse_probes"] = {}
+    switch = ("select current_warehouse() as warehouse", f"use warehouse {names.TRANSFORM_LARGE_WAREHOUSE}")
+    for sql in switch:
+        try:
+            probe.execute(sql)
+            out["warehouse_probes"][sql] = None
+        except snowflake.connector.errors.Error as e:
+            out["warehouse_probes"][sql] = str(e)
     yield out
     con.close()
     shutil.rmtree(work, ignore_errors=True)
@@ -531,6 +603,16 @@ def _observed_refusals(runs: dict[str, Any]) -> dict[str, dict[str, tuple[str, s
                 statement["error"],
                 statement["sql"],
             )
+    for inv in runs["invocations"]:  # models and seeds; data tests: test_every_node_runs_under_its_own...
+        for uid, sql in inv.query_tag_statements():
+            error = runs["query_tag_probes"][sql]
+            if error and uid.split(".")[0] in {"model", "seed"}:
+                observed[QUERY_TAG][uid.split(".")[-1]] = (error, sql)
+    (ask, use) = runs["warehouse_probes"].items()
+    assert use[1] is None, use  # fakesnow executes USE WAREHOUSE (a no-op)
+    if ask[1]:
+        for model in runs["warehouse_models"]:
+            observed[WAREHOUSE_SWITCH][model] = (ask[1], ask[0])
     return observed
 
 
@@ -588,3 +670,57 @@ def test_every_executed_statement_parses_as_snowflake(runs: dict[str, Any]) -> N
     assert len(sent) > 2 * len(MODELS)
     sent |= {statement["sql"] for statement in runs["persist_docs"]}
     assert {sql[:200]: p for sql in sent if (p := sqlfluff_problems(sql))} == {}
+
+
+def test_every_node_runs_under_its_own_json_query_tag(runs: dict[str, Any]) -> None:
+    """macros/query_tag.sql on the Snowflake adapter: each model, seed and data test sets a JSON tag naming
+    itself, the target, its materialization, whether the incremental branch ran and the invocation, then
+    restores the profile's tag (none in this profile: unset). Computed at run time by dbt-snowflake's own
+    materializations calling set_query_tag/unset_query_tag (dispatch picks the project's)."""
+    prefix, suffix = "alter session set query_tag = '", "'"
+    checked = 0
+    for name, incremental in (("seed", False), ("full", False), ("incremental", True), ("tests", False)):
+        inv = runs[name]
+        by_node: dict[str, list[str]] = defaultdict(list)
+        for uid, sql in inv.query_tag_statements():
+            by_node[uid].append(sql)
+        tagged = {uid.split(".")[-1] for uid in by_node if not uid.startswith("unit_test.")}
+        assert tagged == set(inv.results) - UNIT_TESTS, name
+        for uid, sqls in by_node.items():
+            kind, node = uid.split(".")[0], uid.split(".")[-1]
+            if kind == "unit_test":  # they fail on fakesnow (UNIT_TMP_TABLE) before unsetting
+                continue
+            assert len(sqls) == 2 and sqls[1] == "alter session unset query_tag", (uid, sqls)
+            assert sqls[0].startswith(prefix) and sqls[0].endswith(suffix), sqls[0]
+            tag = json.loads(sqls[0][len(prefix) : -len(suffix)])
+            if kind == "model":
+                materialization = (
+                    "incremental" if node in INCREMENTAL else "view" if node in VIEWS | REPORTS else "table"
+                )
+            else:
+                materialization = kind
+            assert tag == {
+                "app": "dbt",
+                "project": "sportscards",
+                "target": "fakesnow",
+                "node": uid,
+                "resource_type": kind,
+                "materialization": materialization,
+                "is_incremental": incremental and node in INCREMENTAL,
+                "full_refresh": False,
+                "invocation_id": inv.invocation_id,
+                "dbt_version": tag["dbt_version"],
+            }, uid
+            checked += 1
+    assert checked > 2 * len(MODELS) + 90, checked
+
+
+def test_fct_orders_is_clustered_by_order_date_on_snowflake(runs: dict[str, Any]) -> None:
+    """cluster_by (fct_orders' YAML config): the full build sorts by the key and sets it, both executed;
+    snowflake_warehouse is set on exactly the heavy marts (the runs point it at the profile's warehouse)."""
+    sent = [sql for uid, sql in runs["full"].statements if uid == "model.sportscards.fct_orders"]
+    create = [sql for sql in sent if re.match(r"\s*create or replace\s+(transient\s+)?table", sql, re.I)]
+    assert len(create) == 1 and re.search(r"order by \(\s*order_date\s*\)", create[0]), create
+    assert any(re.search(r"alter table \S+ cluster by \(order_date\)", sql) for sql in sent), sent
+    assert runs["full"].results["fct_orders"]["status"] == "success"
+    assert runs["warehouse_models"] == dict.fromkeys(LARGE_WAREHOUSE_MODELS, PROFILE_WAREHOUSE)

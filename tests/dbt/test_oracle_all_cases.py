@@ -63,7 +63,7 @@ STAGING = (
 MARTS = ("dim_card", "dim_customer", "dim_date", "fct_orders", "fct_batch_performance", "fct_daily_demand")
 # Columns that record when or in which load a row was derived, not what it says: the only ones an incremental
 # run may legitimately differ in from a full refresh. Left out where present.
-AUDIT_COLUMNS = ("last_loaded_at", "last_load_seq", "load_batch", "last_load_batch")
+AUDIT_COLUMNS = ("last_loaded_at", "load_batch", "last_load_batch")
 
 
 # ----------------------------------------------------------------------------- the stream and its rounds

@@ -57,12 +57,13 @@ def test_providers_follow_snowflake_rbac(synth: Synth) -> None:
 def test_warehouses_auto_suspend_under_resource_monitor(synth: Synth) -> None:
     sf = synth.cfg.snowflake
     warehouses = {r["name"]: r for r in synth.resources("snowflake", "snowflake_warehouse").values()}
-    assert set(warehouses) == set(names.ROLE_WAREHOUSES.values())
+    assert set(warehouses) == set(names.WAREHOUSES) == {*names.ROLE_WAREHOUSES.values(), "TRANSFORM_LARGE_WH"}
     for wh in warehouses.values():
         assert wh["auto_suspend"] == sf.auto_suspend_seconds
         assert wh["initially_suspended"] is True
         assert wh["resource_monitor"] == "${snowflake_resource_monitor.monitor.name}"
     assert warehouses["TRANSFORM_WH"]["warehouse_size"] == sf.transform_wh_size
+    assert warehouses["TRANSFORM_LARGE_WH"]["warehouse_size"] == sf.transform_large_wh_size
     (monitor,) = synth.resources("snowflake", "snowflake_resource_monitor").values()
     assert monitor["credit_quota"] == sf.credit_quota
     assert monitor["suspend_trigger"] == 100
@@ -201,3 +202,37 @@ def test_stage_is_the_bronze_root_of_the_raw_bucket(synth: Synth) -> None:
         "storage_integration_external_id",
         "database_name",
     }
+
+
+def _warehouse_usage(synth: Synth) -> dict[str, set[str]]:
+    """Warehouse reference -> the roles granted USAGE on it."""
+    usage: dict[str, set[str]] = {}
+    for g in _grants(synth):
+        target = g.get("on_account_object", {})
+        if target.get("object_type") == "WAREHOUSE":
+            assert g["privileges"] == ["USAGE"], g
+            usage.setdefault(target["object_name"], set()).add(g["account_role_name"])
+    return usage
+
+
+def test_transformer_may_use_the_large_warehouse_dbt_routes_heavy_marts_to(synth: Synth) -> None:
+    """dbt's `snowflake_warehouse` (fct_orders, fct_daily_demand) issues USE WAREHOUSE TRANSFORM_LARGE_WH as
+    TRANSFORMER: without USAGE the heavy marts fail. Nobody else may use it, and it is nobody's default."""
+    wh = {w: f"${{snowflake_warehouse.wh-{w.lower()}.name}}" for w in names.WAREHOUSES}
+    assert _warehouse_usage(synth) == {
+        wh["LOAD_WH"]: {_role("LOADER")},
+        wh["TRANSFORM_WH"]: {_role("TRANSFORMER")},
+        wh[names.TRANSFORM_LARGE_WAREHOUSE]: {_role("TRANSFORMER")},
+        wh["BI_WH"]: {_role("REPORTER")},
+    }
+    users = synth.resources("snowflake", "snowflake_service_user").values()
+    defaults = {u["default_warehouse"] for u in users}
+    assert wh[names.TRANSFORM_LARGE_WAREHOUSE] not in defaults
+    sizes = {"dev": "SMALL", "staging": "MEDIUM", "prod": "LARGE"}
+    (large,) = [
+        w
+        for w in synth.resources("snowflake", "snowflake_warehouse").values()
+        if w["name"] == names.TRANSFORM_LARGE_WAREHOUSE
+    ]
+    assert large["warehouse_size"] == sizes[synth.cfg.env]
+    assert large["resource_monitor"] == "${snowflake_resource_monitor.monitor.name}"

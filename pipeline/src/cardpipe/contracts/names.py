@@ -155,8 +155,16 @@ SNOWFLAKE_SCHEMAS: Final = (RAW_SCHEMA, *DBT_LAYER_SCHEMAS.values())
 LOADER: Final = "LOADER"
 TRANSFORMER: Final = "TRANSFORMER"
 REPORTER: Final = "REPORTER"
-# role -> its warehouse
+# role -> its warehouse (the service user's default, and the one dbt's profile names)
 ROLE_WAREHOUSES: Final = {LOADER: "LOAD_WH", TRANSFORMER: "TRANSFORM_WH", REPORTER: "BI_WH"}
+# The larger transform warehouse: dbt's heavy marts run on it (`snowflake_warehouse`; dbt_project.yml spells
+# it as the default of var DBT_VAR_LARGE_WAREHOUSE, tests/contract compares the parsed manifest with this),
+# and a full refresh runs with SNOWFLAKE_WAREHOUSE set to it (docs/dbt.md). TRANSFORMER gets USAGE on it.
+TRANSFORM_LARGE_WAREHOUSE: Final = "TRANSFORM_LARGE_WH"
+DBT_VAR_LARGE_WAREHOUSE: Final = "transform_large_warehouse"
+# role -> further warehouses it may use besides its own (USAGE only, never a user's default)
+ROLE_EXTRA_WAREHOUSES: Final[dict[str, tuple[str, ...]]] = {TRANSFORMER: (TRANSFORM_LARGE_WAREHOUSE,)}
+WAREHOUSES: Final = (*ROLE_WAREHOUSES.values(), TRANSFORM_LARGE_WAREHOUSE)
 
 STAGE: Final = "BRONZE_STAGE"
 FILE_FORMAT: Final = "NDJSON_GZ"
