@@ -21,12 +21,40 @@ with
         from {{ this }} as t
     ),
 
-    carded_skus as (
-        select c.sku from {{ ref('stg_events__card_created') }} as c
+    new_card_events as (
+        select c.sku, c.occurred_at from {{ ref('stg_events__card_created') }} as c
         where c.load_batch > (select w.since from watermark as w)
-        union
-        select u.sku from {{ ref('stg_events__card_updated') }} as u
+        union all
+        select u.sku, u.occurred_at from {{ ref('stg_events__card_updated') }} as u
         where u.load_batch > (select w.since from watermark as w)
+    ),
+
+    carded_skus as (
+        -- R9: the SKUs with catalog events staged since the last run, and from when their orders may point
+        -- at another version: the earliest new event's instant; all of them (repoint_from null) when a new
+        -- event is the SKU's first, since the backdated first version covers every earlier order.
+        select
+            n.sku,
+            case when n.first_new_at > a.first_at then n.first_new_at end as repoint_from
+        from (
+            select
+                e.sku,
+                min(e.occurred_at) as first_new_at
+            from new_card_events as e
+            group by e.sku
+        ) as n
+        inner join (
+            select
+                e.sku,
+                min(e.occurred_at) as first_at
+            from (
+                select c.sku, c.occurred_at from {{ ref('stg_events__card_created') }} as c
+                union all
+                select u.sku, u.occurred_at from {{ ref('stg_events__card_updated') }} as u
+            ) as e
+            where e.sku in (select x.sku from new_card_events as x)
+            group by e.sku
+        ) as a on n.sku = a.sku
     ),
 
     touched_orders as (
@@ -37,7 +65,8 @@ with
         where s.load_batch > (select w.since from watermark as w)
         union
         select l.order_id from {{ ref('stg_events__order_lines') }} as l
-        where l.sku in (select c.sku from carded_skus as c)
+        inner join carded_skus as c on l.sku = c.sku
+        where c.repoint_from is null or l.occurred_at >= c.repoint_from
     ),
 {%- endif %}
 
