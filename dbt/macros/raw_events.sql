@@ -21,7 +21,12 @@ from (
             partition by e.event_id order by e.occurred_at, e.loaded_at, e.file_name
         ) as copy_no
     from {{ source('raw', 'events') }} as e
-    inner join ({{ files_to_stage() }}) as f on e.file_name = f.file_name
+    inner join ({{ files_to_stage() }}) as f
+        on
+            e.file_name = f.file_name
+            {%- if target.type != 'snowflake' %}
+            and e.loaded_at = f.loaded_at
+            {%- endif %}
     where
         e.event_type = '{{ event_type }}'
         and e.event_id is not null
@@ -34,8 +39,13 @@ where copy_no = 1
 
 
 {#- The ledger's files an (incremental) staging model has not read yet: those of batches above its newest
-    load_batch. A file taken twice (replaced by the loader) counts in its latest batch. -#}
+    load_batch. On DuckDB the loader writes the audit's loaded_at into every row of the file (one parameter, one
+    transaction), so the rows of one load of a file are matched by (file_name, loaded_at): exact for a replaced
+    file, and it lets DuckDB skip the row groups of older loads (a join filter on loaded_at). On Snowflake RAW's
+    LOADED_AT is COPY's own column default, not the audit's: rows are matched by file_name, and a file taken
+    twice (replaced by the loader) counts in its latest batch. -#}
 {% macro files_to_stage() -%}
+    {%- if target.type == 'snowflake' %}
     select
         l.file_name,
         max(l.load_batch) as load_batch
@@ -44,6 +54,16 @@ where copy_no = 1
     where l.load_batch > ({{ staged_through() }})
     {%- endif %}
     group by l.file_name
+    {%- else %}
+    select
+        l.file_name,
+        l.loaded_at,
+        l.load_batch
+    from {{ ref('stg_raw__loaded_files') }} as l
+    {%- if is_incremental() %}
+    where l.load_batch > ({{ staged_through() }})
+    {%- endif %}
+    {%- endif %}
 {%- endmacro %}
 
 

@@ -17,7 +17,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ import duckdb
 import pika
 import psycopg2
 import psycopg2.extras
-import yaml
 from cardpipe.bronze.store import open_store
 from cardpipe.config import BronzeSettings, RabbitSettings
 from cardpipe.contracts import names
@@ -35,6 +33,7 @@ from cardpipe.generator import Rates, generate
 from cardpipe.generator.oracle import Expected, accepted_events, compute
 from cardpipe.generator.stream import GeneratedEvent
 from cardpipe.publisher import publish_events
+from support.dbt_vars import scd2_beginning_of_time
 
 ROOT = Path(__file__).resolve().parents[2]
 CARDPIPE = ROOT / ".venv" / "bin" / "cardpipe"
@@ -383,11 +382,7 @@ def _bronze_event_lines(settings: BronzeSettings) -> int:
 
 
 # The instant dim_card backdates a SKU's first version to: the dbt project's var, its one owner.
-SCD2_BEGINNING = datetime.fromisoformat(
-    yaml.safe_load((Path(__file__).parents[2] / "dbt/dbt_project.yml").read_text())["vars"][
-        "scd2_beginning_of_time"
-    ]
-)
+SCD2_BEGINNING = scd2_beginning_of_time()
 
 
 def _expected_keys(sent: Iterable[bytes], expected: Expected) -> dict[str, dict[Any, Any]]:

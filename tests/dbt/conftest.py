@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parents[1]))  # tests/: the shared `support` helpers
 
 from raw_fixture import ROOT, RawWriter
 

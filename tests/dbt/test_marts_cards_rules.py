@@ -25,6 +25,7 @@ from raw_fixture import (
     order_placed,
     ts,
 )
+from support.dbt_vars import scd2_beginning_of_time
 
 # Chosen so that event_id order is the opposite of the rule's order: the update (applied last, R7) has the
 # smaller id, the correction (loaded later, R10) the larger one than the original it corrects.
@@ -33,7 +34,7 @@ TIE_UPDATED = "00000000-0000-4000-8000-000000000002"
 BC1_ORIGINAL = "10000000-0000-4000-8000-000000000003"
 BC1_CORRECTION = "90000000-0000-4000-8000-000000000004"
 LATE_CARD = "20000000-0000-4000-8000-000000000005"
-BEGINNING = ts("1900-01-01T00:00:00")
+BEGINNING = scd2_beginning_of_time()  # dbt_project.yml var, its one owner
 
 
 def md5(text: str) -> str:

@@ -32,7 +32,6 @@ from typing import Any
 
 import duckdb
 import pytest
-import yaml
 from cardpipe.bronze.store import LocalStore
 from cardpipe.contracts import names
 from cardpipe.contracts.codec import DecodedEvent, decode
@@ -40,8 +39,9 @@ from cardpipe.generator import GeneratedEvent, Rates, build_world, generate
 from cardpipe.generator.oracle import Expected, accepted_events, compute
 from cardpipe.generator.stream import edge_skus
 from cardpipe.ingest.landing import land, live_names
-from conftest import DBT_DIR, DbtProject
+from conftest import DbtProject
 from raw_fixture import ROOT
+from support.dbt_vars import scd2_beginning_of_time
 
 CARDPIPE = ROOT / ".venv/bin/cardpipe"
 SEED, EVENTS, SKUS = 11, 3000, 60
@@ -53,9 +53,7 @@ LATE_LOAD = os.environ.get("ORACLE_CASES_LATE_LOAD", "1") != "0"
 LATE_BY = timedelta(days=3)  # the late load's loaded_at: this much before the oldest row already loaded
 REDELIVER_EVERY = 40  # round 3 redelivers every 40th body of round 1
 SIX = Decimal("0.000001")
-SCD2_BEGINNING = datetime.fromisoformat(
-    yaml.safe_load((DBT_DIR / "dbt_project.yml").read_text())["vars"]["scd2_beginning_of_time"]
-)
+SCD2_BEGINNING = scd2_beginning_of_time()
 STAGING = (
     "card_created", "card_updated", "order_placed", "order_status_changed",
     "batch_started", "batch_completed",
