@@ -25,16 +25,6 @@ from events
 {%- endmacro %}
 
 
-{#- The column that orders staged rows by the RAW file they came from (R12: the ledger's load_batch). Every
-    incremental mart keeps max(...) of it as its watermark: rows of files staged since its last run. -#}
-{% macro delta_seq() -%}
-    load_batch
-{%- endmacro %}
-
-{#- A value below every delta_seq (the watermark of an empty table). -#}
-{% macro delta_seq_floor() -%}
-    0
-{%- endmacro %}
 
 
 {#- R7: the SCD2 versions of the catalog (one row per version, before valid ranges are chained).
@@ -51,7 +41,7 @@ from events
             select
                 e.event_id,
                 e.occurred_at,
-                e.{{ delta_seq() }} as delta_seq,
+                e.load_batch as delta_seq,
                 {{ tie_order }} as tie_order,
                 e.sku,
                 e.player_name,

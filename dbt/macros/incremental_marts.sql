@@ -4,7 +4,7 @@
 {% macro orders_rederived_since_last_run() -%}
     select distinct f.order_id
     from {{ ref('fct_orders') }} as f
-    where f.last_load_batch > (select coalesce(max(t.last_load_batch), 0) from {{ this }} as t)
+    where f.last_load_batch > ({{ staged_through('last_load_batch') }})
 {%- endmacro %}
 
 

@@ -67,8 +67,9 @@ where copy_no = 1
 {%- endmacro %}
 
 
-{#- The newest load_batch an incremental model holds (0 when empty): it has read every file of every batch
-    up to it (the ledger only appends, staging reads a batch whole). -#}
-{% macro staged_through() -%}
-    select coalesce(max(t.load_batch), 0) from {{ this }} as t
+{#- The newest load_batch an incremental model holds (0 when empty), its watermark: it has read every file of
+    every batch up to it (the ledger only appends, staging reads a batch whole). `column`: load_batch in staging,
+    last_load_batch in the marts. -#}
+{% macro staged_through(column='load_batch') -%}
+    select coalesce(max(t.{{ column }}), 0) from {{ this }} as t
 {%- endmacro %}

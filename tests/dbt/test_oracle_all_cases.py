@@ -229,16 +229,19 @@ def _events(w: Warehouse, bodies: list[bytes]) -> list[str]:
     return _diff("staged events", dict(staged), dict.fromkeys(wanted, 1))
 
 
+def _by_first_two(w: Warehouse, sql: str) -> dict[tuple[Any, Any], tuple[Any, ...]]:
+    """A query's rows keyed by their first two columns (the mart's natural key), the rest as the value."""
+    return {(r[0], r[1]): tuple(r[2:]) for r in w.query(sql)}
+
+
 def _orders(w: Warehouse, expected: Expected) -> list[str]:
     """fct_orders line by line (R4 placement, R5 status, R6 net, R9 card version), and orders by status."""
-    lines = {
-        (r[0], r[1]): tuple(r[2:])
-        for r in w.query(
-            "SELECT o.order_id, o.line_number, o.sku, o.customer_id, o.currency_code, o.ordered_at, "
-            "o.quantity, o.unit_price, o.gross_revenue, o.net_revenue, o.order_status, c.source_event_id "
-            "FROM marts.fct_orders AS o LEFT JOIN marts.dim_card AS c ON o.card_key = c.card_key"
-        )
-    }
+    lines = _by_first_two(
+        w,
+        "SELECT o.order_id, o.line_number, o.sku, o.customer_id, o.currency_code, o.ordered_at, "
+        "o.quantity, o.unit_price, o.gross_revenue, o.net_revenue, o.order_status, c.source_event_id "
+        "FROM marts.fct_orders AS o LEFT JOIN marts.dim_card AS c ON o.card_key = c.card_key",
+    )
     want = {
         key: (i.sku, i.customer_id, i.currency, i.ordered_at, i.quantity, i.unit_price, i.gross, i.net,
               i.status, i.version_event_id)
@@ -274,14 +277,12 @@ def _sales_by_key(w: Warehouse, expected: Expected) -> list[str]:
 
 def _cards(w: Warehouse, expected: Expected) -> list[str]:
     """dim_card's SCD2 versions (R7: one per changing instant, the first backdated) and inferred members."""
-    cards = {
-        (r[0], r[1]): tuple(r[2:])
-        for r in w.query(
-            "SELECT sku, valid_from, valid_to, is_current, source_event_id, player_name, team, sport, "
-            "set_name, set_year, parallel, print_run, is_rookie, list_price, list_price_currency "
-            "FROM marts.dim_card WHERE NOT is_inferred"
-        )
-    }
+    cards = _by_first_two(
+        w,
+        "SELECT sku, valid_from, valid_to, is_current, source_event_id, player_name, team, sport, "
+        "set_name, set_year, parallel, print_run, is_rookie, list_price, list_price_currency "
+        "FROM marts.dim_card WHERE NOT is_inferred",
+    )
     want = {}
     for sku, versions in expected.versions.items():
         for i, v in enumerate(versions):

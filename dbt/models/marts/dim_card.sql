@@ -16,19 +16,18 @@
 with
 {%- if is_incremental() %}
     watermark as (
-        select coalesce(max(t.last_load_batch), {{ delta_seq_floor() }}) as since
-        from {{ this }} as t
+        select ({{ staged_through('last_load_batch') }}) as since
     ),
 
     touched_skus as (
         select c.sku from {{ ref('stg_events__card_created') }} as c
-        where c.{{ delta_seq() }} > (select w.since from watermark as w)
+        where c.load_batch > (select w.since from watermark as w)
         union
         select u.sku from {{ ref('stg_events__card_updated') }} as u
-        where u.{{ delta_seq() }} > (select w.since from watermark as w)
+        where u.load_batch > (select w.since from watermark as w)
         union
         select l.sku from {{ ref('stg_events__order_lines') }} as l
-        where l.{{ delta_seq() }} > (select w.since from watermark as w)
+        where l.load_batch > (select w.since from watermark as w)
     ),
 
     ordered_skus as (
@@ -36,9 +35,9 @@ with
         -- their order lines' delta_seq (older lines were counted by an earlier run).
         select
             l.sku,
-            max(l.{{ delta_seq() }}) as sku_delta_seq
+            max(l.load_batch) as sku_delta_seq
         from {{ ref('stg_events__order_lines') }} as l
-        where l.{{ delta_seq() }} > (select w.since from watermark as w)
+        where l.load_batch > (select w.since from watermark as w)
         group by l.sku
         union all
         select
@@ -52,7 +51,7 @@ with
     ordered_skus as (
         select
             l.sku,
-            max(l.{{ delta_seq() }}) as sku_delta_seq
+            max(l.load_batch) as sku_delta_seq
         from {{ ref('stg_events__order_lines') }} as l
         group by l.sku
     ),

@@ -12,23 +12,22 @@
 with
 {%- if is_incremental() %}
     watermark as (
-        select coalesce(max(t.last_load_batch), {{ delta_seq_floor() }}) as since
-        from {{ this }} as t
+        select ({{ staged_through('last_load_batch') }}) as since
     ),
 
     touched_batches as (
         select s.batch_id from {{ ref('stg_events__batch_started') }} as s
-        where s.{{ delta_seq() }} > (select w.since from watermark as w)
+        where s.load_batch > (select w.since from watermark as w)
         union
         select c.batch_id from {{ ref('stg_events__batch_completed') }} as c
-        where c.{{ delta_seq() }} > (select w.since from watermark as w)
+        where c.load_batch > (select w.since from watermark as w)
     ),
 {%- endif %}
 
 started_events as (
     select
         s.*,
-        s.{{ delta_seq() }} as delta_seq
+        s.load_batch as delta_seq
     from {{ ref('stg_events__batch_started') }} as s
     {%- if is_incremental() %}
         where s.batch_id in (select t.batch_id from touched_batches as t)
@@ -38,7 +37,7 @@ started_events as (
 completed_events as (
     select
         c.*,
-        c.{{ delta_seq() }} as delta_seq
+        c.load_batch as delta_seq
     from {{ ref('stg_events__batch_completed') }} as c
     {%- if is_incremental() %}
         where c.batch_id in (select t.batch_id from touched_batches as t)

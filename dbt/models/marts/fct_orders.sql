@@ -17,8 +17,7 @@
 with
 {%- if is_incremental() %}
     watermark as (
-        select coalesce(max(t.last_load_batch), 0) as since
-        from {{ this }} as t
+        select ({{ staged_through('last_load_batch') }}) as since
     ),
 
     new_card_events as (
