@@ -33,10 +33,16 @@ from events
     and no choice left to the engine). An instant whose attributes equal the previous instant's is not a
     version. Emits CTEs (no leading `with`) ending in `card_versions`, to splice into a model's WITH list.
     `skus`: optional SQL selecting the SKUs to derive (an incremental run's touched SKUs); the filter sits on
-    the event scans, so only those SKUs' events are read. -#}
-{% macro card_version_ctes(skus=none) -%}
+    the event scans, so only those SKUs' events are read. `since`: optional SQL of a load_batch; only events of
+    later batches are read. `seed`: optional SQL of rows in card_events' shape added to the events (a SKU's
+    current version, to continue its history from). `prefix`: put before every CTE name, to use this twice. -#}
+{% macro card_version_ctes(skus=none, since=none, seed=none, prefix='') -%}
     {%- set card_models = [('stg_events__card_created', 0), ('stg_events__card_updated', 1)] %}
-    card_events as (
+    {{ prefix }}card_events as (
+        {%- if seed is not none %}
+            {{ seed }}
+            union all
+        {%- endif %}
         {%- for card_model, tie_order in card_models %}
             select
                 e.event_id,
@@ -55,44 +61,50 @@ from events
                 e.list_price,
                 e.list_price_currency
             from {{ ref(card_model) }} as e
-            {%- if skus is not none %}
-                where e.sku in ({{ skus }})
-            {%- endif %}
+            where
+                {%- if skus is not none %}
+                    e.sku in ({{ skus }})
+                {%- else %}
+                    true
+                {%- endif %}
+                {%- if since is not none %}
+                    and e.load_batch > ({{ since }})
+                {%- endif %}
             {%- if not loop.last %}
                 union all
             {%- endif %}
         {%- endfor %}
     ),
 
-    instants as (
+    {{ prefix }}instants as (
         select
             *,
             row_number() over (
                 partition by sku, occurred_at order by tie_order desc, event_id desc
             ) as instant_rank,
             max(delta_seq) over (partition by sku) as sku_delta_seq
-        from card_events
+        from {{ prefix }}card_events
     ),
 
-    hashed as (
+    {{ prefix }}hashed as (
         select
             *,
             {{ hash_key([
                 'player_name', 'team', 'sport', 'set_name', 'set_year', 'parallel', 'print_run', 'is_rookie',
                 'list_price', 'list_price_currency'
             ]) }} as attributes_hash
-        from instants
+        from {{ prefix }}instants
         where instant_rank = 1
     ),
 
-    compared as (
+    {{ prefix }}compared as (
         select
             *,
             lag(attributes_hash) over (partition by sku order by occurred_at) as previous_hash
-        from hashed
+        from {{ prefix }}hashed
     ),
 
-    card_versions as (
+    {{ prefix }}card_versions as (
         select
             event_id,
             sku,
@@ -109,7 +121,7 @@ from events
             attributes_hash,
             occurred_at,
             sku_delta_seq
-        from compared
+        from {{ prefix }}compared
         where previous_hash is null or previous_hash <> attributes_hash
     )
 {%- endmacro %}

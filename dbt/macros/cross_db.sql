@@ -97,3 +97,29 @@
 {% macro hash_key(columns) -%}
     md5({%- for c in columns %}coalesce(cast({{ c }} as varchar), '~null~'){{ " || '|' || " if not loop.last }}{%- endfor %})
 {%- endmacro %}
+
+
+{#- A filter keeping the rows of `relation` (aliased `alias` in the query) whose `column` is in `keys_sql`: how
+    incremental models look up the history of the few keys a run touches. DuckDB has no index for a join and
+    decodes every projected column of every row before a semi-join drops them, so it matches the key column
+    alone and fetches the matching rows by rowid (fct_orders' status lookup at 10M events: 0.54 s -> 0.40 s).
+    Snowflake prunes and projects on its own: a plain IN. -#}
+{% macro rows_with_key_in(alias, relation, column, keys_sql) -%}
+    {{ return(adapter.dispatch('rows_with_key_in', 'sportscards')(alias, relation, column, keys_sql)) }}
+{%- endmacro %}
+
+{% macro default__rows_with_key_in(alias, relation, column, keys_sql) -%}
+    {{ alias }}.{{ column }} in ({{ keys_sql }})
+{%- endmacro %}
+
+{% macro duckdb__rows_with_key_in(alias, relation, column, keys_sql) -%}
+    {%- if '__dbt__cte__' in (relation | string) %}
+    {#- A unit test's fixture is a CTE, which has no rowid. #}
+    {{ default__rows_with_key_in(alias, relation, column, keys_sql) }}
+    {%- else %}
+    {{ alias }}.rowid in (
+        select k.rowid from {{ relation }} as k
+        where k.{{ column }} in ({{ keys_sql }})
+    )
+    {%- endif %}
+{%- endmacro %}

@@ -41,7 +41,7 @@
             max(s.load_batch) over (partition by s.order_id) as last_load_batch
         from {{ ref('stg_events__order_status_changed') }} as s
         {%- if order_ids is not none %}
-            where s.order_id in ({{ order_ids }})
+            where {{ rows_with_key_in('s', ref('stg_events__order_status_changed'), 'order_id', order_ids) }}
         {%- endif %}
     ),
 

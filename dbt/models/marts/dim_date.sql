@@ -2,22 +2,23 @@
 -- date_spine_end, or the last day a fact uses if later. The days come from staging (order placements and
 -- batch events), not from the facts themselves, so fct_orders' relationships test on order_date checks the
 -- spine against an independent derivation. Provably cheap: a few thousand rows plus min/max per event type
--- (metadata on Snowflake). A range longer than var date_spine_max_days is cut there, and that gap fails the
--- relationships test instead of passing silently.
+-- (metadata on Snowflake: the UTC date is taken of min/max(occurred_at), the same days since the date is
+-- monotone in the instant, so no row is converted). A range longer than var date_spine_max_days is cut there,
+-- and that gap fails the relationships test instead of passing silently.
 with fact_days as (
     select
-        min({{ utc_date('o.occurred_at') }}) as first_day,
-        max({{ utc_date('o.occurred_at') }}) as last_day
+        {{ utc_date('min(o.occurred_at)') }} as first_day,
+        {{ utc_date('max(o.occurred_at)') }} as last_day
     from {{ ref('stg_events__order_placed') }} as o
     union all
     select
-        min({{ utc_date('s.occurred_at') }}) as first_day,
-        max({{ utc_date('s.occurred_at') }}) as last_day
+        {{ utc_date('min(s.occurred_at)') }} as first_day,
+        {{ utc_date('max(s.occurred_at)') }} as last_day
     from {{ ref('stg_events__batch_started') }} as s
     union all
     select
-        min({{ utc_date('c.occurred_at') }}) as first_day,
-        max({{ utc_date('c.occurred_at') }}) as last_day
+        {{ utc_date('min(c.occurred_at)') }} as first_day,
+        {{ utc_date('max(c.occurred_at)') }} as last_day
     from {{ ref('stg_events__batch_completed') }} as c
 ),
 

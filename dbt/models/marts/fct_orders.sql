@@ -85,7 +85,9 @@ placed as (
             max(o.load_batch) over (partition by o.order_id) as placements_load_batch
         from {{ ref('stg_events__order_placed') }} as o
         {%- if is_incremental() %}
-            where o.order_id in (select t.order_id from touched_orders as t)
+            where {{ rows_with_key_in(
+                'o', ref('stg_events__order_placed'), 'order_id', 'select t.order_id from touched_orders as t'
+            ) }}
         {%- endif %}
     ) as ranked
     where placement_rank = 1

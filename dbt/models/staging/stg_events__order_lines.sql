@@ -10,12 +10,20 @@ with orders as (
         o.payload
     from {{ ref('stg_events__order_placed') }} as o
     {%- if is_incremental() %}
+        -- Placements of batches above this table's newest, minus (a guard) any with lines here already: the
+        -- guard looks up only those placements' event_ids (a semi-join the engine builds from the few new
+        -- ones), where NOT EXISTS made DuckDB hash every flattened event_id (0.5 s of 0.55 s at 10M).
+        left join (
+            select distinct t.event_id
+            from {{ this }} as t
+            where t.event_id in (
+                select p.event_id from {{ ref('stg_events__order_placed') }} as p
+                where p.load_batch > ({{ staged_through() }})
+            )
+        ) as flattened on o.event_id = flattened.event_id
         where
             o.load_batch > ({{ staged_through() }})
-            and not exists (
-                select 1 from {{ this }} as t
-                where t.event_id = o.event_id
-            )
+            and flattened.event_id is null
     {%- endif %}
 )
 
