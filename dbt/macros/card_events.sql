@@ -27,6 +27,28 @@ from events
 
 
 
+{#- The attributes of a card version, in the contract's order: what a version is made of and compared on. -#}
+{% macro card_attributes() -%}
+    {{ return([
+        'player_name', 'team', 'sport', 'set_name', 'set_year', 'parallel', 'print_run', 'is_rookie',
+        'list_price', 'list_price_currency'
+    ]) }}
+{%- endmacro %}
+
+
+{#- `columns` (SQL over alias e) of both catalog event models (card_created, card_updated), rows matching
+    `where` (SQL over e): what incremental marts read to know which SKUs' catalog changed. -#}
+{% macro catalog_events(columns, where) -%}
+    {%- for card_model in ['stg_events__card_created', 'stg_events__card_updated'] %}
+    select {{ columns }} from {{ ref(card_model) }} as e
+    where {{ where }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+
 {#- R7: the SCD2 versions of the catalog (one row per version, before valid ranges are chained).
     Events of one SKU at the same occurred_at collapse into one instant: applied in tie order card_created
     before card_updated, then event_id, the LAST defines the state at that instant (so no zero-width version
@@ -50,16 +72,9 @@ from events
                 e.load_batch as delta_seq,
                 {{ tie_order }} as tie_order,
                 e.sku,
-                e.player_name,
-                e.team,
-                e.sport,
-                e.set_name,
-                e.set_year,
-                e.parallel,
-                e.print_run,
-                e.is_rookie,
-                e.list_price,
-                e.list_price_currency
+                {%- for column in card_attributes() %}
+                e.{{ column }}{{ ',' if not loop.last }}
+                {%- endfor %}
             from {{ ref(card_model) }} as e
             where
                 {%- if skus is not none %}
@@ -89,10 +104,7 @@ from events
     {{ prefix }}hashed as (
         select
             *,
-            {{ hash_key([
-                'player_name', 'team', 'sport', 'set_name', 'set_year', 'parallel', 'print_run', 'is_rookie',
-                'list_price', 'list_price_currency'
-            ]) }} as attributes_hash
+            {{ hash_key(card_attributes()) }} as attributes_hash
         from {{ prefix }}instants
         where instant_rank = 1
     ),

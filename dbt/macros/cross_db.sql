@@ -123,3 +123,10 @@
     )
     {%- endif %}
 {%- endmacro %}
+
+
+{#- The greater of two values, the other one when one is null (Snowflake's GREATEST is null if any argument
+    is; DuckDB's ignores nulls): how watermarks and latest instants are combined. -#}
+{% macro greater_of(a, b) -%}
+    case when {{ b }} is null or {{ a }} > {{ b }} then {{ a }} else {{ b }} end
+{%- endmacro %}

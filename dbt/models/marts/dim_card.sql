@@ -35,11 +35,9 @@ with
     ),
 
     new_card_events as (
-        select c.sku, c.occurred_at, c.load_batch from {{ ref('stg_events__card_created') }} as c
-        where c.load_batch > (select w.since from watermark as w)
-        union all
-        select u.sku, u.occurred_at, u.load_batch from {{ ref('stg_events__card_updated') }} as u
-        where u.load_batch > (select w.since from watermark as w)
+        {{ catalog_events(
+            'e.sku, e.occurred_at, e.load_batch', 'e.load_batch > (select w.since from watermark as w)'
+        ) }}
     ),
 
     catalog_skus as (
@@ -57,15 +55,11 @@ with
             e.sku,
             max(e.occurred_at) as last_derived_at
         from (
-            select c.sku, c.occurred_at from {{ ref('stg_events__card_created') }} as c
-            where
-                c.load_batch <= (select w.since from watermark as w)
-                and c.sku in (select k.sku from catalog_skus as k)
-            union all
-            select u.sku, u.occurred_at from {{ ref('stg_events__card_updated') }} as u
-            where
-                u.load_batch <= (select w.since from watermark as w)
-                and u.sku in (select k.sku from catalog_skus as k)
+            {{ catalog_events(
+                'e.sku, e.occurred_at',
+                'e.load_batch <= (select w.since from watermark as w)'
+                ~ ' and e.sku in (select k.sku from catalog_skus as k)'
+            ) }}
         ) as e
         group by e.sku
     ),
@@ -138,23 +132,9 @@ with
     {{ card_version_ctes(
         skus='select c.sku from continued_skus as c',
         since='select w.since from watermark as w',
-        seed="select
-                t.source_event_id as event_id,
-                t.source_occurred_at as occurred_at,
-                t.last_load_batch as delta_seq,
-                -1 as tie_order,
-                t.sku,
-                t.player_name,
-                t.team,
-                t.sport,
-                t.set_name,
-                t.set_year,
-                t.parallel,
-                t.print_run,
-                t.is_rookie,
-                t.list_price,
-                t.list_price_currency
-            from continued_current as t",
+        seed='select t.source_event_id as event_id, t.source_occurred_at as occurred_at,'
+            ~ ' t.last_load_batch as delta_seq, -1 as tie_order, t.sku, t.'
+            ~ card_attributes() | join(', t.') ~ ' from continued_current as t',
         prefix='continued_'
     ) }},
 
@@ -180,16 +160,9 @@ with
         select
             {{ hash_key(['v.event_id']) }} as card_key,
             v.sku,
-            v.player_name,
-            v.team,
-            v.sport,
-            v.set_name,
-            v.set_year,
-            v.parallel,
-            v.print_run,
-            v.is_rookie,
-            v.list_price,
-            v.list_price_currency,
+            {%- for column in card_attributes() %}
+            v.{{ column }},
+            {%- endfor %}
             case when v.event_id = cur.source_event_id then cur.valid_from else v.occurred_at end as valid_from,
             lead(v.occurred_at) over (partition by v.sku order by v.occurred_at) as valid_to,
             lead(v.occurred_at) over (partition by v.sku order by v.occurred_at) is null as is_current,
@@ -207,16 +180,9 @@ with
         select
             t.card_key,
             t.sku,
-            t.player_name,
-            t.team,
-            t.sport,
-            t.set_name,
-            t.set_year,
-            t.parallel,
-            t.print_run,
-            t.is_rookie,
-            t.list_price,
-            t.list_price_currency,
+            {%- for column in card_attributes() %}
+            t.{{ column }},
+            {%- endfor %}
             t.valid_from,
             t.valid_to,
             t.is_current,
@@ -272,10 +238,7 @@ catalog_rows as (
         false as is_inferred,
         chained.event_id as source_event_id,
         chained.occurred_at as source_occurred_at,
-        case
-            when order_seq.sku_delta_seq > chained.sku_delta_seq then order_seq.sku_delta_seq
-            else chained.sku_delta_seq
-        end as last_load_batch
+        {{ greater_of('chained.sku_delta_seq', 'order_seq.sku_delta_seq') }} as last_load_batch
     from chained
     left join order_seq on chained.sku = order_seq.sku
 ),

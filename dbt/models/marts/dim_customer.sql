@@ -134,41 +134,24 @@ merged_customers as (
     group by r.customer_id
 ),
 
+{#- The never-counted orders (d) hold the customer's first order, by (ordered_at, order_id), over its row (t). #}
+{%- set new_order_first -%}
+    (d.customer_id is not null and (
+        t.customer_id is null
+        or d.first_ordered_at < t.first_ordered_at
+        or (d.first_ordered_at = t.first_ordered_at and d.first_order_id < t.first_order_id)
+    ))
+{%- endset %}
+
 merged as (
     select
         m.customer_id,
-        case
-            when t.customer_id is null or d.first_ordered_at < t.first_ordered_at
-                then d.first_ordered_at
-            else t.first_ordered_at
-        end as first_ordered_at,
-        case
-            when t.customer_id is null or d.last_ordered_at > t.last_ordered_at
-                then d.last_ordered_at
-            else t.last_ordered_at
-        end as last_ordered_at,
-        case
-            when d.customer_id is null then t.first_order_id
-            when t.customer_id is null then d.first_order_id
-            when d.first_ordered_at < t.first_ordered_at then d.first_order_id
-            when d.first_ordered_at = t.first_ordered_at and d.first_order_id < t.first_order_id
-                then d.first_order_id
-            else t.first_order_id
-        end as first_order_id,
-        case
-            when d.customer_id is null then t.first_channel
-            when t.customer_id is null then d.first_channel
-            when d.first_ordered_at < t.first_ordered_at then d.first_channel
-            when d.first_ordered_at = t.first_ordered_at and d.first_order_id < t.first_order_id
-                then d.first_channel
-            else t.first_channel
-        end as first_channel,
+        case when {{ new_order_first }} then d.first_ordered_at else t.first_ordered_at end as first_ordered_at,
+        {{ greater_of('d.last_ordered_at', 't.last_ordered_at') }} as last_ordered_at,
+        case when {{ new_order_first }} then d.first_order_id else t.first_order_id end as first_order_id,
+        case when {{ new_order_first }} then d.first_channel else t.first_channel end as first_channel,
         coalesce(t.order_count, 0) + coalesce(d.order_count, 0) as order_count,
-        case
-            when t.last_load_batch is null or m.rederived_load_batch > t.last_load_batch
-                then m.rederived_load_batch
-            else t.last_load_batch
-        end as last_load_batch
+        {{ greater_of('m.rederived_load_batch', 't.last_load_batch') }} as last_load_batch
     from merged_customers as m
     left join {{ this }} as t on m.customer_id = t.customer_id
     left join customers as d on m.customer_id = d.customer_id

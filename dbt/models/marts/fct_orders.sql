@@ -21,11 +21,7 @@ with
     ),
 
     new_card_events as (
-        select c.sku, c.occurred_at from {{ ref('stg_events__card_created') }} as c
-        where c.load_batch > (select w.since from watermark as w)
-        union all
-        select u.sku, u.occurred_at from {{ ref('stg_events__card_updated') }} as u
-        where u.load_batch > (select w.since from watermark as w)
+        {{ catalog_events('e.sku, e.occurred_at', 'e.load_batch > (select w.since from watermark as w)') }}
     ),
 
     carded_skus as (
@@ -47,11 +43,8 @@ with
                 e.sku,
                 min(e.occurred_at) as first_at
             from (
-                select c.sku, c.occurred_at from {{ ref('stg_events__card_created') }} as c
-                union all
-                select u.sku, u.occurred_at from {{ ref('stg_events__card_updated') }} as u
+                {{ catalog_events('e.sku, e.occurred_at', 'e.sku in (select x.sku from new_card_events as x)') }}
             ) as e
-            where e.sku in (select x.sku from new_card_events as x)
             group by e.sku
         ) as a on n.sku = a.sku
     ),
@@ -113,16 +106,8 @@ order_lines as (
         coalesce(status.status, 'placed') as order_status,
         status.reason as status_reason,
         status.status_changed_at,
-        case
-            when status.last_loaded_at is null or placed.placements_loaded_at > status.last_loaded_at
-                then placed.placements_loaded_at
-            else status.last_loaded_at
-        end as last_loaded_at,
-        case
-            when status.last_load_batch is null or placed.placements_load_batch > status.last_load_batch
-                then placed.placements_load_batch
-            else status.last_load_batch
-        end as order_load_batch
+        {{ greater_of('placed.placements_loaded_at', 'status.last_loaded_at') }} as last_loaded_at,
+        {{ greater_of('placed.placements_load_batch', 'status.last_load_batch') }} as order_load_batch
     from lines
     inner join placed on lines.event_id = placed.event_id
     left join current_status as status on lines.order_id = status.order_id
@@ -155,10 +140,7 @@ select
     -- R12: the newest load_batch among the order's placements, status changes and its card version, the
     -- incremental watermark (a catalog-only batch advances it too, so it is not re-read next run).
     cast(
-        case
-            when card.last_load_batch > o.order_load_batch then card.last_load_batch
-            else o.order_load_batch
-        end as bigint
+        {{ greater_of('o.order_load_batch', 'card.last_load_batch') }} as bigint
     ) as last_load_batch
 from order_lines as o
 left join {{ ref('dim_card') }} as card
